@@ -1,0 +1,57 @@
+//! The server's configuration, resolved once from flags and environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
+pub const DEFAULT_DATA_DIR: &str = ".lamina";
+pub const DEFAULT_REGION: &str = "us-east-1";
+pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
+/// Idle warm sandboxes are stopped after this long (Lambda keeps them minutes).
+pub const DEFAULT_KEEP_ALIVE_SECS: u64 = 300;
+/// Lambda's default account concurrency limit.
+pub const DEFAULT_ACCOUNT_CONCURRENCY: u32 = 1000;
+
+/// How strongly sandboxes are isolated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IsolationMode {
+    /// New user, mount, PID, IPC and UTS namespaces plus cgroups (default).
+    Namespaces,
+    /// Plain processes with cgroups only; chosen explicitly by the operator
+    /// where namespaces are missing, and announced in every REPORT line.
+    Process,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub region: String,
+    pub account_id: String,
+    pub keep_alive: Duration,
+    pub isolation: IsolationMode,
+    pub account_concurrency: u32,
+    /// The URL functions use to reach Lamina's own services (AWS_ENDPOINT_URL).
+    pub public_url: String,
+}
+
+impl Config {
+    /// A configuration with every default, for the given listen address and data directory.
+    pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
+        Self {
+            public_url: format!("http://{listen}"),
+            listen,
+            data_dir,
+            region: DEFAULT_REGION.into(),
+            account_id: DEFAULT_ACCOUNT_ID.into(),
+            keep_alive: Duration::from_secs(DEFAULT_KEEP_ALIVE_SECS),
+            isolation: IsolationMode::Namespaces,
+            account_concurrency: DEFAULT_ACCOUNT_CONCURRENCY,
+        }
+    }
+
+    pub fn partition(&self) -> crate::Partition {
+        crate::Partition { region: self.region.clone(), account_id: self.account_id.clone() }
+    }
+}
