@@ -1,0 +1,363 @@
+//! The embedded SQLite backend: one database file, WAL journal, records as
+//! JSON in a few narrow tables.
+
+use parking_lot::Mutex;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use lamina_core::{Alias, FunctionVersion, LATEST};
+
+use crate::{LogEvent, QueuedEvent, Result, Store, StoreError};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS functions (
+    name TEXT PRIMARY KEY,
+    next_version INTEGER NOT NULL DEFAULT 1,
+    tags TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS versions (
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+);
+CREATE TABLE IF NOT EXISTS aliases (
+    function TEXT NOT NULL,
+    name TEXT NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (function, name)
+);
+CREATE TABLE IF NOT EXISTS async_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id TEXT NOT NULL,
+    function TEXT NOT NULL,
+    qualifier TEXT,
+    payload BLOB NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    enqueued_ms INTEGER NOT NULL,
+    not_before_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS async_events_due ON async_events (not_before_ms, id);
+CREATE TABLE IF NOT EXISTS log_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    grp TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS log_events_group ON log_events (grp, id);
+";
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // FULL: a 2xx answer means the write reached the disk.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self { conn: Mutex::new(conn) })
+    }
+
+    /// An in-memory store, for tests.
+    pub fn in_memory() -> Result<Self> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self { conn: Mutex::new(conn) })
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(s: String) -> Result<T> {
+    Ok(serde_json::from_str(&s)?)
+}
+
+fn encode<T: serde::Serialize>(v: &T) -> Result<String> {
+    Ok(serde_json::to_string(v)?)
+}
+
+fn exists(conn: &Connection, name: &str) -> Result<bool> {
+    Ok(conn.query_row("SELECT 1 FROM functions WHERE name = ?1", [name], |_| Ok(())).optional()?.is_some())
+}
+
+fn one_version(conn: &Connection, name: &str, version: &str) -> Result<FunctionVersion> {
+    let record: Option<String> = conn
+        .query_row("SELECT record FROM versions WHERE name = ?1 AND version = ?2", [name, version], |r| r.get(0))
+        .optional()?;
+    decode(record.ok_or(StoreError::NotFound)?)
+}
+
+/// Same code and configuration, ignoring what publishing changes.
+fn same_content(a: &FunctionVersion, b: &FunctionVersion) -> bool {
+    let strip = |v: &FunctionVersion| {
+        let mut v = v.clone();
+        v.version = String::new();
+        v.revision_id = String::new();
+        v.last_modified_ms = 0;
+        v.description = String::new();
+        v
+    };
+    strip(a) == strip(b)
+}
+
+impl Store for SqliteStore {
+    fn create_function(&self, latest: &FunctionVersion, tags: &BTreeMap<String, String>) -> Result<()> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        if exists(&tx, &latest.name)? {
+            return Err(StoreError::Conflict);
+        }
+        tx.execute("INSERT INTO functions (name, tags) VALUES (?1, ?2)", params![latest.name, encode(tags)?])?;
+        tx.execute(
+            "INSERT INTO versions (name, version, seq, record) VALUES (?1, ?2, 0, ?3)",
+            params![latest.name, LATEST, encode(latest)?],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn get_version(&self, name: &str, version: &str) -> Result<FunctionVersion> {
+        one_version(&self.conn.lock(), name, version)
+    }
+
+    fn put_latest(&self, latest: &FunctionVersion) -> Result<()> {
+        let n = self.conn.lock().execute(
+            "UPDATE versions SET record = ?3 WHERE name = ?1 AND version = ?2",
+            params![latest.name, LATEST, encode(latest)?],
+        )?;
+        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    fn list_functions(&self, after: Option<&str>, limit: usize) -> Result<Vec<FunctionVersion>> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT record FROM versions WHERE version = '$LATEST' AND name > ?1 ORDER BY name LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![after.unwrap_or(""), limit as i64], |r| r.get::<_, String>(0))?;
+        rows.map(|r| decode(r?)).collect()
+    }
+
+    fn list_versions(&self, name: &str) -> Result<Vec<FunctionVersion>> {
+        let conn = self.conn.lock();
+        if !exists(&conn, name)? {
+            return Err(StoreError::NotFound);
+        }
+        let mut stmt = conn.prepare_cached("SELECT record FROM versions WHERE name = ?1 ORDER BY seq")?;
+        let rows = stmt.query_map([name], |r| r.get::<_, String>(0))?;
+        rows.map(|r| decode(r?)).collect()
+    }
+
+    fn publish_version(&self, name: &str, description: Option<&str>) -> Result<FunctionVersion> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        let latest = one_version(&tx, name, LATEST)?;
+        let newest: Option<String> = tx
+            .query_row(
+                "SELECT record FROM versions WHERE name = ?1 AND seq > 0 ORDER BY seq DESC LIMIT 1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(newest) = newest {
+            let newest: FunctionVersion = decode(newest)?;
+            if same_content(&newest, &latest) {
+                return Ok(newest);
+            }
+        }
+        let n: i64 = tx.query_row("SELECT next_version FROM functions WHERE name = ?1", [name], |r| r.get(0))?;
+        let mut version = latest;
+        version.version = n.to_string();
+        version.revision_id = uuid_like(&version.code_sha256, n);
+        if let Some(d) = description {
+            version.description = d.to_string();
+        }
+        tx.execute(
+            "INSERT INTO versions (name, version, seq, record) VALUES (?1, ?2, ?3, ?4)",
+            params![name, version.version, n, encode(&version)?],
+        )?;
+        tx.execute("UPDATE functions SET next_version = ?2 WHERE name = ?1", params![name, n + 1])?;
+        tx.commit()?;
+        Ok(version)
+    }
+
+    fn delete_function(&self, name: &str) -> Result<()> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        if tx.execute("DELETE FROM functions WHERE name = ?1", [name])? == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.execute("DELETE FROM versions WHERE name = ?1", [name])?;
+        tx.execute("DELETE FROM aliases WHERE function = ?1", [name])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn delete_version(&self, name: &str, version: &str) -> Result<()> {
+        let n = self
+            .conn
+            .lock()
+            .execute("DELETE FROM versions WHERE name = ?1 AND version = ?2 AND seq > 0", [name, version])?;
+        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    fn usage(&self) -> Result<(u64, u64)> {
+        let conn = self.conn.lock();
+        let count: i64 = conn.query_row("SELECT COUNT(*) FROM functions", [], |r| r.get(0))?;
+        let mut stmt = conn.prepare_cached("SELECT record FROM versions")?;
+        let mut total = 0u64;
+        for record in stmt.query_map([], |r| r.get::<_, String>(0))? {
+            let v: FunctionVersion = decode(record?)?;
+            total += v.code_size;
+        }
+        Ok((count as u64, total))
+    }
+
+    fn put_alias(&self, alias: &Alias, create: bool) -> Result<()> {
+        let conn = self.conn.lock();
+        if !exists(&conn, &alias.function)? {
+            return Err(StoreError::NotFound);
+        }
+        let sql = if create {
+            "INSERT INTO aliases (function, name, record) VALUES (?1, ?2, ?3)"
+        } else {
+            "UPDATE aliases SET record = ?3 WHERE function = ?1 AND name = ?2"
+        };
+        match conn.execute(sql, params![alias.function, alias.name, encode(alias)?]) {
+            Ok(0) => Err(StoreError::NotFound),
+            Ok(_) => Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+                Err(StoreError::Conflict)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn get_alias(&self, function: &str, name: &str) -> Result<Alias> {
+        let record: Option<String> = self
+            .conn
+            .lock()
+            .query_row("SELECT record FROM aliases WHERE function = ?1 AND name = ?2", [function, name], |r| r.get(0))
+            .optional()?;
+        decode(record.ok_or(StoreError::NotFound)?)
+    }
+
+    fn list_aliases(&self, function: &str) -> Result<Vec<Alias>> {
+        let conn = self.conn.lock();
+        if !exists(&conn, function)? {
+            return Err(StoreError::NotFound);
+        }
+        let mut stmt = conn.prepare_cached("SELECT record FROM aliases WHERE function = ?1 ORDER BY name")?;
+        let rows = stmt.query_map([function], |r| r.get::<_, String>(0))?;
+        rows.map(|r| decode(r?)).collect()
+    }
+
+    fn delete_alias(&self, function: &str, name: &str) -> Result<()> {
+        self.conn.lock().execute("DELETE FROM aliases WHERE function = ?1 AND name = ?2", [function, name])?;
+        Ok(())
+    }
+
+    fn tags(&self, function: &str) -> Result<BTreeMap<String, String>> {
+        let tags: Option<String> = self
+            .conn
+            .lock()
+            .query_row("SELECT tags FROM functions WHERE name = ?1", [function], |r| r.get(0))
+            .optional()?;
+        decode(tags.ok_or(StoreError::NotFound)?)
+    }
+
+    fn set_tags(&self, function: &str, tags: &BTreeMap<String, String>) -> Result<()> {
+        let n =
+            self.conn.lock().execute("UPDATE functions SET tags = ?2 WHERE name = ?1", params![function, encode(tags)?])?;
+        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    fn enqueue_event(&self, e: &QueuedEvent) -> Result<i64> {
+        let conn = self.conn.lock();
+        conn.execute(
+            "INSERT INTO async_events (request_id, function, qualifier, payload, attempts, enqueued_ms, not_before_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![e.request_id, e.function, e.qualifier, e.payload, e.attempts, e.enqueued_ms, e.not_before_ms],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    fn due_events(&self, now_ms: i64, limit: usize) -> Result<Vec<QueuedEvent>> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, request_id, function, qualifier, payload, attempts, enqueued_ms, not_before_ms
+             FROM async_events WHERE not_before_ms <= ?1 ORDER BY not_before_ms, id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![now_ms, limit as i64], |r| {
+            Ok(QueuedEvent {
+                id: r.get(0)?,
+                request_id: r.get(1)?,
+                function: r.get(2)?,
+                qualifier: r.get(3)?,
+                payload: r.get(4)?,
+                attempts: r.get(5)?,
+                enqueued_ms: r.get(6)?,
+                not_before_ms: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn reschedule_event(&self, id: i64, attempts: u32, not_before_ms: i64) -> Result<()> {
+        self.conn.lock().execute(
+            "UPDATE async_events SET attempts = ?2, not_before_ms = ?3 WHERE id = ?1",
+            params![id, attempts, not_before_ms],
+        )?;
+        Ok(())
+    }
+
+    fn delete_event(&self, id: i64) -> Result<()> {
+        self.conn.lock().execute("DELETE FROM async_events WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    fn queued_event_count(&self) -> Result<u64> {
+        let n: i64 = self.conn.lock().query_row("SELECT COUNT(*) FROM async_events", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    fn append_logs(&self, events: &[LogEvent]) -> Result<()> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        {
+            let mut stmt =
+                tx.prepare_cached("INSERT INTO log_events (grp, stream, ts_ms, message) VALUES (?1, ?2, ?3, ?4)")?;
+            for e in events {
+                stmt.execute(params![e.group, e.stream, e.timestamp_ms, e.message])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn read_logs(&self, group: &str, after_id: i64, limit: usize) -> Result<Vec<LogEvent>> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, grp, stream, ts_ms, message FROM log_events WHERE grp = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![group, after_id, limit as i64], |r| {
+            Ok(LogEvent { id: r.get(0)?, group: r.get(1)?, stream: r.get(2)?, timestamp_ms: r.get(3)?, message: r.get(4)? })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+/// A revision id for a published version: stable for the same code and number.
+fn uuid_like(sha: &str, n: i64) -> String {
+    let h = crate::Blobs::digest(format!("{sha}:{n}:{}", lamina_core::now_ms()).as_bytes());
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+#[cfg(test)]
+mod tests;
