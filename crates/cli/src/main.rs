@@ -1,1 +1,211 @@
-fn main() {}
+//! `lamina`: the server, and a small client for the everyday loop
+//! (create, invoke, list, logs) that needs no AWS CLI.
+//!
+//! `lamina server` runs everything in this process with embedded defaults;
+//! every other subcommand talks to a running server over HTTP at
+//! `--endpoint` (or `LAMINA_ENDPOINT`), using the same Lambda API that
+//! boto3 and the AWS CLI use.
+
+mod client;
+mod commands;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "lamina",
+    version,
+    about = "Lamina: the serverless platform you run yourself",
+    long_about = "Lamina runs AWS Lambda functions on your own machine: upload a function, invoke it, read its \
+logs. It speaks Lambda's own API, so boto3 and the AWS CLI work with --endpoint-url http://127.0.0.1:9000.\n\n\
+Start a server with `lamina server`, then use the other subcommands (or any AWS client) against it."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Isolation {
+    /// New user, mount, PID, IPC and UTS namespaces plus cgroups.
+    Namespaces,
+    /// Plain processes with cgroups only (weaker; for hosts without namespaces).
+    Process,
+}
+
+#[derive(clap::Args)]
+struct Endpoint {
+    /// URL of the Lamina server to talk to.
+    #[arg(long, env = "LAMINA_ENDPOINT", default_value = "http://127.0.0.1:9000", global = true)]
+    endpoint: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the Lamina server (all services on one port).
+    Server {
+        /// Address to listen on.
+        #[arg(long, default_value = lamina_core::config::DEFAULT_LISTEN, env = "LAMINA_LISTEN")]
+        listen: std::net::SocketAddr,
+        /// Directory for the database, code and logs (created if missing).
+        #[arg(long, default_value = lamina_core::config::DEFAULT_DATA_DIR, env = "LAMINA_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Region used in ARNs and given to functions as AWS_REGION.
+        #[arg(long, default_value = lamina_core::config::DEFAULT_REGION)]
+        region: String,
+        /// Account id used in ARNs.
+        #[arg(long, default_value = lamina_core::config::DEFAULT_ACCOUNT_ID)]
+        account_id: String,
+        /// Seconds an idle warm sandbox is kept before it is stopped.
+        #[arg(long, default_value_t = lamina_core::config::DEFAULT_KEEP_ALIVE_SECS)]
+        keep_alive_secs: u64,
+        /// Maximum concurrent executions across all functions.
+        #[arg(long, default_value_t = lamina_core::config::DEFAULT_ACCOUNT_CONCURRENCY)]
+        concurrency: u32,
+        /// Seconds before the first retry of a failed async invocation (the second waits twice as long).
+        #[arg(long, default_value_t = lamina_core::config::DEFAULT_ASYNC_RETRY_DELAY_SECS)]
+        async_retry_delay_secs: u64,
+        /// How sandboxes are isolated.
+        #[arg(long, value_enum, default_value = "namespaces")]
+        isolation: Isolation,
+        /// Format of Lamina's own log (levels from RUST_LOG, default info).
+        #[arg(long, value_enum, default_value = "text")]
+        log_format: LogFormat,
+    },
+    /// Create a function from a directory (zipped for you) or a zip file.
+    Create {
+        name: String,
+        /// Runtime, e.g. python3.12, nodejs20.x, provided.al2023.
+        #[arg(long)]
+        runtime: String,
+        /// Handler, e.g. app.handler (not needed for provided runtimes).
+        #[arg(long, default_value = "")]
+        handler: String,
+        /// A directory or a .zip file with the function's code.
+        #[arg(long)]
+        code: PathBuf,
+        /// Memory in MB (128-10240).
+        #[arg(long, default_value_t = 128)]
+        memory: u32,
+        /// Timeout in seconds (1-900).
+        #[arg(long, default_value_t = 3)]
+        timeout: u32,
+        /// Environment variable KEY=VALUE (repeatable).
+        #[arg(long = "env", value_name = "KEY=VALUE")]
+        env: Vec<String>,
+        #[command(flatten)]
+        endpoint: Endpoint,
+    },
+    /// Invoke a function and print its response.
+    Invoke {
+        name: String,
+        /// Event as JSON, or @FILE to read it from a file.
+        #[arg(long, default_value = "{}")]
+        payload: String,
+        /// Version or alias to invoke.
+        #[arg(long)]
+        qualifier: Option<String>,
+        /// Queue the event and return at once (InvocationType Event).
+        #[arg(long = "async")]
+        is_async: bool,
+        /// Also print the end of the invocation's log to stderr.
+        #[arg(long)]
+        log: bool,
+        #[command(flatten)]
+        endpoint: Endpoint,
+    },
+    /// List functions.
+    List {
+        #[command(flatten)]
+        endpoint: Endpoint,
+    },
+    /// Show a function's log (START/END/REPORT lines and its output).
+    Logs {
+        name: String,
+        /// Keep printing new lines as they arrive.
+        #[arg(long, short)]
+        follow: bool,
+        #[command(flatten)]
+        endpoint: Endpoint,
+    },
+    /// Delete a function.
+    Delete {
+        name: String,
+        #[command(flatten)]
+        endpoint: Endpoint,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("lamina: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lamina: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Server {
+            listen,
+            data_dir,
+            region,
+            account_id,
+            keep_alive_secs,
+            concurrency,
+            async_retry_delay_secs,
+            isolation,
+            log_format,
+        } => {
+            init_tracing(log_format);
+            let mut config = lamina_core::Config::new(listen, data_dir);
+            config.region = region;
+            config.account_id = account_id;
+            config.keep_alive = std::time::Duration::from_secs(keep_alive_secs);
+            config.account_concurrency = concurrency;
+            config.async_retry_delay = std::time::Duration::from_secs(async_retry_delay_secs);
+            config.isolation = match isolation {
+                Isolation::Namespaces => lamina_core::config::IsolationMode::Namespaces,
+                Isolation::Process => lamina_core::config::IsolationMode::Process,
+            };
+            lamina_server::serve(config).await?;
+            Ok(())
+        }
+        Command::Create { name, runtime, handler, code, memory, timeout, env, endpoint } => {
+            commands::create(&endpoint.endpoint, &name, &runtime, &handler, &code, memory, timeout, &env).await
+        }
+        Command::Invoke { name, payload, qualifier, is_async, log, endpoint } => {
+            commands::invoke(&endpoint.endpoint, &name, &payload, qualifier.as_deref(), is_async, log).await
+        }
+        Command::List { endpoint } => commands::list(&endpoint.endpoint).await,
+        Command::Logs { name, follow, endpoint } => commands::logs(&endpoint.endpoint, &name, follow).await,
+        Command::Delete { name, endpoint } => commands::delete(&endpoint.endpoint, &name).await,
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

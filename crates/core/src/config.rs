@@ -10,6 +10,8 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
 /// Idle warm sandboxes are stopped after this long (Lambda keeps them minutes).
 pub const DEFAULT_KEEP_ALIVE_SECS: u64 = 300;
+/// Lambda waits a minute before retrying a failed async invocation.
+pub const DEFAULT_ASYNC_RETRY_DELAY_SECS: u64 = 60;
 /// Lambda's default account concurrency limit.
 pub const DEFAULT_ACCOUNT_CONCURRENCY: u32 = 1000;
 
@@ -34,6 +36,9 @@ pub struct Config {
     pub account_concurrency: u32,
     /// The URL functions use to reach Lamina's own services (AWS_ENDPOINT_URL).
     pub public_url: String,
+    /// Delay before the first retry of a failed async invocation; later
+    /// retries wait twice as long (Lambda: one, then two minutes).
+    pub async_retry_delay: Duration,
 }
 
 impl Config {
@@ -48,6 +53,7 @@ impl Config {
             keep_alive: Duration::from_secs(DEFAULT_KEEP_ALIVE_SECS),
             isolation: IsolationMode::Namespaces,
             account_concurrency: DEFAULT_ACCOUNT_CONCURRENCY,
+            async_retry_delay: Duration::from_secs(DEFAULT_ASYNC_RETRY_DELAY_SECS),
         }
     }
 

@@ -1,1 +1,241 @@
-//! TODO
+//! The scheduler: turns "invoke this function version with this payload"
+//! into a sandbox that runs it, and keeps sandboxes warm between calls.
+//!
+//! - [`Scheduler::invoke`] is the one entry for synchronous invocations. It
+//!   takes an idle warm sandbox of the version (LIFO, warmest first) or cold
+//!   starts one ([`sandbox`]), hands it the event through the sandbox's
+//!   Runtime API link, waits for the answer or the deadline, writes the
+//!   START / END / REPORT log lines ([`logs`]) and returns the sandbox to
+//!   its pool.
+//! - [`resolve`] maps a function name and qualifier (version or alias) to the
+//!   version record, with an in-memory cache so the hot path never reads the
+//!   store; control operations call [`Scheduler::forget`] after a change.
+//! - [`async_queue`] delivers `Event` invocations from the durable queue in
+//!   the store, retrying function errors.
+//! - A reaper stops sandboxes idle for longer than the keep-alive.
+//!
+//! Errors the caller must map to AWS errors are [`InvokeError`]; function
+//! errors are not errors here but an [`InvokeResult`] with `function_error`.
+
+pub mod async_queue;
+mod logs;
+pub mod resolve;
+mod sandbox;
+
+use bytes::Bytes;
+use lamina_core::{Config, FunctionVersion};
+use lamina_store::{Blobs, Store};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use resolve::Resolved;
+use sandbox::Warm;
+
+/// A synchronous invocation, with the version already resolved.
+#[derive(Debug, Clone)]
+pub struct InvokeRequest {
+    pub version: Arc<FunctionVersion>,
+    /// The ARN the caller invoked (with alias or version qualifier).
+    pub invoked_arn: String,
+    pub request_id: String,
+    pub payload: Bytes,
+    pub client_context: Option<String>,
+    pub trace_id: Option<String>,
+    /// Return the last 4 KB of the log.
+    pub tail_log: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct InvokeResult {
+    pub payload: Bytes,
+    /// `Some("Unhandled")` when the function or its runtime failed.
+    pub function_error: Option<&'static str>,
+    /// Base64 of the last 4 KB of this invocation's log, when asked.
+    pub log_tail: Option<String>,
+    pub executed_version: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    #[error("too many concurrent invocations")]
+    Throttled { reason: &'static str },
+    #[error("function not found: {0}")]
+    NotFound(String),
+    #[error("invalid qualifier: {0}")]
+    Invalid(String),
+    #[error("the platform failed to run the function: {0}")]
+    Platform(String),
+}
+
+/// Pools of warm sandboxes keyed by version identity.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct PoolKey {
+    name: String,
+    version: String,
+    revision: String,
+}
+
+impl PoolKey {
+    fn of(v: &FunctionVersion) -> Self {
+        Self { name: v.name.clone(), version: v.version.clone(), revision: v.revision_id.clone() }
+    }
+}
+
+pub struct Scheduler {
+    config: Config,
+    store: Arc<dyn Store>,
+    blobs: Blobs,
+    runtime_dir: PathBuf,
+    idle: Mutex<HashMap<PoolKey, Vec<Warm>>>,
+    in_flight: AtomicU32,
+    uids: sandbox::UidPool,
+    log_writer: logs::Writer,
+    cache: resolve::Cache,
+    queue_wake: tokio::sync::Notify,
+}
+
+impl Scheduler {
+    /// Builds the scheduler and starts its background tasks (reaper, log
+    /// writer). Must be called inside a tokio runtime.
+    pub fn start(config: Config, store: Arc<dyn Store>, blobs: Blobs, runtime_dir: PathBuf) -> Arc<Self> {
+        let log_writer = logs::Writer::start(store.clone());
+        let me = Arc::new(Self {
+            config,
+            store,
+            blobs,
+            runtime_dir,
+            idle: Mutex::new(HashMap::new()),
+            in_flight: AtomicU32::new(0),
+            uids: sandbox::UidPool::new(),
+            log_writer,
+            cache: resolve::Cache::default(),
+            queue_wake: tokio::sync::Notify::new(),
+        });
+        tokio::spawn(reaper(Arc::downgrade(&me)));
+        me
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Invocations running right now.
+    pub fn concurrent_executions(&self) -> u32 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Runs one invocation to its end.
+    pub async fn invoke(&self, req: InvokeRequest) -> Result<InvokeResult, InvokeError> {
+        let _slot = self.admit()?;
+        let key = PoolKey::of(&req.version);
+        let (mut warm, init) = match self.take_idle(&key).await {
+            Some(w) => (w, None),
+            None => {
+                let started = Instant::now();
+                match sandbox::cold_start(self, &req.version).await {
+                    Ok(w) => (w, Some(started.elapsed())),
+                    Err(failure) => return Ok(logs::init_failure(self, &req, failure, started.elapsed())),
+                }
+            }
+        };
+        let (result, reusable) = warm.run(self, &req, init).await;
+        if reusable {
+            warm.last_used = Instant::now();
+            self.idle.lock().entry(key).or_default().push(warm);
+        }
+        Ok(result)
+    }
+
+    fn admit(&self) -> Result<SlotGuard<'_>, InvokeError> {
+        let prev = self.in_flight.fetch_add(1, Ordering::AcqRel);
+        if prev >= self.config.account_concurrency {
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            return Err(InvokeError::Throttled { reason: "ConcurrentInvocationLimitExceeded" });
+        }
+        Ok(SlotGuard(&self.in_flight))
+    }
+
+    async fn take_idle(&self, key: &PoolKey) -> Option<Warm> {
+        loop {
+            let mut warm = self.idle.lock().get_mut(key)?.pop()?;
+            if warm.is_alive().await {
+                return Some(warm);
+            }
+        }
+    }
+
+    /// Drops cached resolutions and idle sandboxes of a function after its
+    /// configuration, code or aliases changed (or it was deleted).
+    pub fn forget(&self, name: &str) {
+        self.cache.forget(name);
+        let stale: Vec<Warm> = {
+            let mut idle = self.idle.lock();
+            let keys: Vec<PoolKey> = idle.keys().filter(|k| k.name == name).cloned().collect();
+            keys.into_iter().filter_map(|k| idle.remove(&k)).flatten().collect()
+        };
+        drop(stale);
+    }
+
+    /// Number of idle warm sandboxes (all functions).
+    pub fn idle_sandboxes(&self) -> usize {
+        self.idle.lock().values().map(Vec::len).sum()
+    }
+
+    fn reap(&self, keep_alive: Duration) {
+        let expired: Vec<Warm> = {
+            let mut idle = self.idle.lock();
+            let mut out = Vec::new();
+            for pool in idle.values_mut() {
+                let (old, fresh): (Vec<Warm>, Vec<Warm>) =
+                    pool.drain(..).partition(|w| w.last_used.elapsed() >= keep_alive);
+                *pool = fresh;
+                out.extend(old);
+            }
+            idle.retain(|_, pool| !pool.is_empty());
+            out
+        };
+        if !expired.is_empty() {
+            tracing::debug!(count = expired.len(), "stopping idle sandboxes");
+        }
+    }
+
+    /// Stops every sandbox (shutdown).
+    pub fn shutdown(&self) {
+        self.idle.lock().clear();
+    }
+}
+
+struct SlotGuard<'a>(&'a AtomicU32);
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+async fn reaper(me: std::sync::Weak<Scheduler>) {
+    loop {
+        let keep_alive = match me.upgrade() {
+            Some(s) => s.config.keep_alive,
+            None => return,
+        };
+        tokio::time::sleep((keep_alive / 10).clamp(Duration::from_millis(100), Duration::from_secs(10))).await;
+        match me.upgrade() {
+            Some(s) => s.reap(keep_alive),
+            None => return,
+        }
+    }
+}
+
+/// A new request id, Lambda-style (UUID v4).
+pub fn new_request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

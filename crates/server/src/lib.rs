@@ -1,1 +1,136 @@
-//! TODO
+//! Lamina's front door: one HTTP port for every service.
+//!
+//! [`serve`] opens the data directory, starts the scheduler and the async
+//! queue, and serves [`router`]: the Lambda control API and Invoke
+//! ([`functions`], [`aliases`], [`invoke`], [`misc`]), plus Lamina's own
+//! endpoints under `/_lamina` (health, code downloads, logs). Handlers are
+//! thin: they decode a request, call the store or the scheduler, and encode
+//! the answer; every failure leaves through [`error::ApiError`].
+
+mod aliases;
+pub mod error;
+mod functions;
+mod invoke;
+mod misc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::serve::ListenerExt;
+use axum::routing::{get, post};
+use axum::Router;
+use lamina_core::Config;
+use lamina_scheduler::Scheduler;
+use lamina_store::{Blobs, SqliteStore, Store};
+use std::sync::Arc;
+
+/// Largest request body read at all (a 50 MB zip, base64-encoded, in JSON).
+const MAX_BODY_BYTES: usize = 70 * 1024 * 1024;
+
+/// What every handler shares.
+pub struct App {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub blobs: Blobs,
+    pub scheduler: Arc<Scheduler>,
+    /// Serialises control-plane writes so read-modify-write of a function
+    /// record never interleaves.
+    pub writes: tokio::sync::Mutex<()>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot use data directory {path}: {source}")]
+    DataDir { path: std::path::PathBuf, source: std::io::Error },
+    #[error("cannot open the store: {0}")]
+    Store(#[from] lamina_store::StoreError),
+    #[error("cannot open the blob store: {0}")]
+    Blobs(#[from] lamina_store::BlobError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: std::net::SocketAddr, source: std::io::Error },
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+impl App {
+    /// Opens the data directory and starts the scheduler.
+    pub fn open(config: Config) -> Result<Arc<Self>, StartError> {
+        let dir = &config.data_dir;
+        let io = |source| StartError::DataDir { path: dir.clone(), source };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.join("lamina.sqlite"))?);
+        let blobs = Blobs::open(dir)?;
+        blobs.clean_temp();
+        let runtime_dir = dir.join("runtime");
+        lamina_runtime::clients::install(&runtime_dir).map_err(io)?;
+        let scheduler = Scheduler::start(config.clone(), store.clone(), blobs.clone(), runtime_dir);
+        lamina_scheduler::async_queue::start(scheduler.clone(), config.async_retry_delay);
+        Ok(Arc::new(Self { config, store, blobs, scheduler, writes: tokio::sync::Mutex::new(()) }))
+    }
+}
+
+/// Every route Lamina serves.
+pub fn router(app: Arc<App>) -> Router {
+    let lambda = Router::new()
+        .route("/2015-03-31/functions", post(functions::create).get(functions::list))
+        .route("/2015-03-31/functions/", post(functions::create).get(functions::list))
+        .route("/2015-03-31/functions/{name}", get(functions::get).delete(functions::delete))
+        .route(
+            "/2015-03-31/functions/{name}/configuration",
+            get(functions::get_configuration).put(functions::update_configuration),
+        )
+        .route("/2015-03-31/functions/{name}/code", axum::routing::put(functions::update_code))
+        .route("/2015-03-31/functions/{name}/versions", post(functions::publish).get(functions::list_versions))
+        .route("/2015-03-31/functions/{name}/aliases", post(aliases::create).get(aliases::list))
+        .route(
+            "/2015-03-31/functions/{name}/aliases/{alias}",
+            get(aliases::get).put(aliases::update).delete(aliases::delete),
+        )
+        .route("/2015-03-31/functions/{name}/invocations", post(invoke::invoke))
+        .route("/2014-11-13/functions/{name}/invoke-async", post(invoke::invoke_async))
+        .route("/2014-11-13/functions/{name}/invoke-async/", post(invoke::invoke_async))
+        .route("/2016-08-19/account-settings", get(misc::account_settings))
+        .route("/2016-08-19/account-settings/", get(misc::account_settings))
+        .route("/2017-03-31/tags/{arn}", get(misc::list_tags).post(misc::tag).delete(misc::untag));
+    let lamina = Router::new()
+        .route("/_lamina/health", get(misc::health))
+        .route("/_lamina/code/{sha}", get(misc::code))
+        .route("/_lamina/logs/{name}", get(misc::logs));
+    lambda
+        .merge(lamina)
+        .fallback(misc::unknown)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(app)
+}
+
+/// Serves until ctrl-c or SIGTERM.
+pub async fn serve(config: Config) -> Result<(), StartError> {
+    let addr = config.listen;
+    let listener =
+        tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
+    let app = App::open(config)?;
+    let scheduler = app.scheduler.clone();
+    tracing::info!(%addr, data_dir = %app.config.data_dir.display(), "lamina is ready");
+    // No Nagle: a client that writes headers and body separately must not
+    // wait out a delayed ACK.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(StartError::Serve)?;
+    scheduler.shutdown();
+    tracing::info!("lamina stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return ctrl_c.await.unwrap_or(()),
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,220 @@
+//! The function log: Lambda's START / END / REPORT lines around what the
+//! function printed, written to the store off the hot path, and the tail
+//! returned with `X-Amz-Log-Type: Tail`.
+
+use base64::Engine;
+use bytes::Bytes;
+use lamina_core::function::log_group;
+use lamina_runtime::Outcome;
+use lamina_store::{LogEvent, Store};
+use std::fmt::Write;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+use crate::sandbox::ColdFailure;
+use crate::{InvokeRequest, InvokeResult, Scheduler};
+
+/// Lambda returns the last 4 KB of the log with `Tail`.
+const TAIL_BYTES: usize = 4096;
+
+/// How an invocation ended.
+pub(crate) enum Ended {
+    Answered(Outcome),
+    /// The runtime exited; the reason reads like Lambda's (`signal: killed`).
+    Exited(String),
+    TimedOut(Duration),
+}
+
+pub(crate) struct Report {
+    pub before: Vec<u8>,
+    pub during: Vec<u8>,
+    pub ended: Ended,
+    pub duration: Duration,
+    pub init: Option<Duration>,
+    pub memory_used: Option<u64>,
+}
+
+/// Writes log lines to the store from one background task, in order.
+pub(crate) struct Writer {
+    tx: mpsc::UnboundedSender<Vec<LogEvent>>,
+}
+
+impl Writer {
+    pub(crate) fn start(store: Arc<dyn Store>) -> Self {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Vec<LogEvent>>();
+        tokio::spawn(async move {
+            while let Some(mut batch) = rx.recv().await {
+                while let Ok(more) = rx.try_recv() {
+                    batch.extend(more);
+                }
+                let store = store.clone();
+                let written = tokio::task::spawn_blocking(move || store.append_logs(&batch)).await;
+                if !matches!(written, Ok(Ok(()))) {
+                    tracing::error!("could not write function logs to the store");
+                }
+            }
+        });
+        Self { tx }
+    }
+
+    fn write(&self, function: &str, stream: &str, text: &str) {
+        let now = lamina_core::now_ms();
+        let group = log_group(function);
+        let events = text
+            .lines()
+            .map(|line| LogEvent {
+                id: 0,
+                group: group.clone(),
+                stream: stream.to_string(),
+                timestamp_ms: now,
+                message: line.to_string(),
+            })
+            .collect();
+        let _ = self.tx.send(events);
+    }
+}
+
+fn error_payload(request_id: &str, error_type: &str, message: &str) -> Bytes {
+    Bytes::from(
+        serde_json::json!({
+            "errorType": error_type,
+            "errorMessage": format!("RequestId: {request_id} Error: {message}"),
+        })
+        .to_string(),
+    )
+}
+
+/// Builds the result and the log of a finished invocation.
+pub(crate) fn finish(s: &Scheduler, req: &InvokeRequest, stream: &str, r: Report) -> InvokeResult {
+    let id = &req.request_id;
+    let mut log = String::from_utf8_lossy(&r.before).into_owned();
+    let _ = writeln!(log, "START RequestId: {id} Version: {}", req.version.version);
+    log.push_str(&String::from_utf8_lossy(&r.during));
+    if !log.ends_with('\n') {
+        log.push('\n');
+    }
+    let (payload, function_error) = match r.ended {
+        Ended::Answered(Outcome::Response(body)) => (body, None),
+        Ended::Answered(Outcome::Error { body, .. }) => (body, Some("Unhandled")),
+        Ended::Exited(reason) => {
+            let message = format!("Runtime exited with error: {reason}");
+            let _ = writeln!(log, "RequestId: {id} Error: {message}\nRuntime.ExitError");
+            (error_payload(id, "Runtime.ExitError", &message), Some("Unhandled"))
+        }
+        Ended::TimedOut(limit) => {
+            let message = format!("Task timed out after {:.2} seconds", limit.as_secs_f64());
+            let now = lamina_core::lambda_timestamp(lamina_core::now_ms());
+            let _ = writeln!(log, "{now} {id} {message}");
+            (error_payload(id, "Sandbox.Timedout", &message), Some("Unhandled"))
+        }
+    };
+    let _ = writeln!(log, "END RequestId: {id}");
+    let _ = writeln!(log, "{}", report_line(s, req, r.duration, r.init, r.memory_used));
+    s.log_writer.write(&req.version.name, stream, &log);
+    InvokeResult {
+        payload,
+        function_error,
+        log_tail: req.tail_log.then(|| tail(&log)),
+        executed_version: req.version.version.clone(),
+    }
+}
+
+/// The result of an invocation whose sandbox never became ready.
+pub(crate) fn init_failure(s: &Scheduler, req: &InvokeRequest, failure: ColdFailure, elapsed: Duration) -> InvokeResult {
+    let id = &req.request_id;
+    let (output, stream, payload) = match failure {
+        ColdFailure::InitError { error_type, body, output, log_stream } => {
+            let kind = error_type.unwrap_or_else(|| "Runtime.Unknown".into());
+            let mut out = String::from_utf8_lossy(&output).into_owned();
+            let _ = writeln!(
+                out,
+                "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: error\tError Type: {kind}",
+                ms(elapsed)
+            );
+            (out, log_stream, body)
+        }
+        ColdFailure::Exited { exit, output, log_stream } => {
+            let message = format!("Runtime exited with error: {exit}");
+            let mut out = String::from_utf8_lossy(&output).into_owned();
+            let _ = writeln!(out, "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: error\tError Type: Runtime.ExitError", ms(elapsed));
+            (out, log_stream, error_payload(id, "Runtime.ExitError", &message))
+        }
+        ColdFailure::InitTimeout { output, log_stream } => {
+            let mut out = String::from_utf8_lossy(&output).into_owned();
+            let _ = writeln!(out, "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: timeout", ms(elapsed));
+            (out, log_stream, error_payload(id, "Runtime.InitTimeout", "Init phase timed out"))
+        }
+        ColdFailure::Spawn { message, error_type } => {
+            let stream = format!("{}/[{}]platform", chrono::Utc::now().format("%Y/%m/%d"), req.version.version);
+            let out = format!("RequestId: {id} {message}\n{error_type}\n");
+            let payload = Bytes::from(
+                serde_json::json!({"errorType": error_type, "errorMessage": format!("RequestId: {id} {message}")})
+                    .to_string(),
+            );
+            (out, stream, payload)
+        }
+    };
+    let mut log = output;
+    let _ = writeln!(log, "START RequestId: {id} Version: {}", req.version.version);
+    let _ = writeln!(log, "END RequestId: {id}");
+    let _ = writeln!(log, "{}", report_line(s, req, Duration::ZERO, Some(elapsed), None));
+    s.log_writer.write(&req.version.name, &stream, &log);
+    InvokeResult {
+        payload,
+        function_error: Some("Unhandled"),
+        log_tail: req.tail_log.then(|| tail(&log)),
+        executed_version: req.version.version.clone(),
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn report_line(
+    s: &Scheduler,
+    req: &InvokeRequest,
+    duration: Duration,
+    init: Option<Duration>,
+    memory_used: Option<u64>,
+) -> String {
+    let billed = (duration.as_micros().div_ceil(1000)).max(1);
+    let used_mb = memory_used.map(|b| b.div_ceil(1024 * 1024)).unwrap_or(0);
+    let mut line = format!(
+        "REPORT RequestId: {}\tDuration: {:.2} ms\tBilled Duration: {billed} ms\tMemory Size: {} MB\tMax Memory Used: {used_mb} MB",
+        req.request_id,
+        ms(duration),
+        req.version.memory_mib,
+    );
+    if let Some(init) = init {
+        let _ = write!(line, "\tInit Duration: {:.2} ms", ms(init));
+    }
+    if s.config.isolation == lamina_core::config::IsolationMode::Process {
+        line.push_str("\tIsolation: process (weak)");
+    }
+    line.push('\t');
+    line
+}
+
+/// Base64 of the last 4 KB of a log, cut at a character boundary.
+fn tail(log: &str) -> String {
+    let mut start = log.len().saturating_sub(TAIL_BYTES);
+    while !log.is_char_boundary(start) {
+        start += 1;
+    }
+    base64::engine::general_purpose::STANDARD.encode(&log.as_bytes()[start..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_keeps_the_last_4kb() {
+        let log = format!("{}END", "x".repeat(10_000));
+        let decoded = base64::engine::general_purpose::STANDARD.decode(tail(&log)).unwrap();
+        assert_eq!(decoded.len(), 4096);
+        assert!(decoded.ends_with(b"END"));
+    }
+}
