@@ -50,7 +50,7 @@ impl RuntimeKind {
     pub fn command(self) -> (&'static str, &'static [&'static str]) {
         match self {
             Self::Python => ("/usr/bin/python3", &["-S", "/var/runtime/python/bootstrap.py"]),
-            Self::Node => ("/usr/bin/node", &["/var/runtime/node/index.mjs"]),
+            Self::Node => ("/usr/bin/node", &["/var/runtime/node/index.js"]),
             Self::Provided => ("/var/task/bootstrap", &[]),
         }
     }

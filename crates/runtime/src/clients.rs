@@ -5,7 +5,10 @@
 use std::path::Path;
 
 /// (path under `/var/runtime`, contents)
-const FILES: &[(&str, &str)] = &[];
+const FILES: &[(&str, &str)] = &[
+    ("python/bootstrap.py", include_str!("../clients/python/bootstrap.py")),
+    ("node/index.js", include_str!("../clients/node/index.js")),
+];
 
 /// Writes the clients under `dir` (replacing older copies).
 pub fn install(dir: &Path) -> std::io::Result<()> {

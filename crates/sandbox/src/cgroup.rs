@@ -31,6 +31,8 @@ pub(crate) struct Mounts {
     pub v1_pids: Option<PathBuf>,
     pub v1_cpu: Option<PathBuf>,
     pub v2: Option<PathBuf>,
+    /// Some hierarchy we use is mounted without `favordynmods`.
+    pub slow_migration: bool,
 }
 
 impl Mounts {
@@ -47,8 +49,11 @@ impl Mounts {
             let mut right = right.split(' ');
             let fstype = right.next().unwrap_or("");
             let superopts = right.nth(1).unwrap_or("");
+            let dynmods = superopts.split(',').any(|o| o == "favordynmods");
             match fstype {
                 "cgroup" => {
+                    let ours = superopts.split(',').any(|o| matches!(o, "memory" | "pids" | "cpu"));
+                    mounts.slow_migration |= ours && !dynmods;
                     for opt in superopts.split(',') {
                         let slot = match opt {
                             "memory" => &mut mounts.v1_memory,
@@ -60,6 +65,9 @@ impl Mounts {
                     }
                 }
                 "cgroup2" => {
+                    if mounts.v2.is_none() && !dynmods {
+                        mounts.slow_migration = true;
+                    }
                     mounts.v2.get_or_insert(mountpoint);
                 }
                 _ => {}

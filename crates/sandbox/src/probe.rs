@@ -20,6 +20,8 @@ pub struct HostSupport {
     pub controllers: Vec<String>,
     /// Human-readable reasons for anything missing.
     pub problems: Vec<String>,
+    /// Things that work but could be faster, for the operator.
+    pub hints: Vec<String>,
 }
 
 impl HostSupport {
@@ -66,8 +68,17 @@ pub fn probe() -> HostSupport {
         }
     }
 
+    let mut hints = Vec::new();
+    if cgroup_version.is_some() && mounts.slow_migration {
+        hints.push(
+            "cgroup hierarchies are mounted without `favordynmods`: moving a process into a \
+             cgroup can wait for an RCU grace period (often 5-20 ms) when sandboxes start \
+             rarely; remount with `-o remount,favordynmods` (Linux 6.0+) for fast cold starts"
+                .to_owned(),
+        );
+    }
     let namespaces = is_root && probe_namespaces(&mut problems);
-    HostSupport { is_root, namespaces, cgroup_version, controllers, problems }
+    HostSupport { is_root, namespaces, cgroup_version, controllers, problems, hints }
 }
 
 /// Runs the namespace sequence of a sandbox in a throwaway child.

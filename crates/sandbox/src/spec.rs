@@ -127,6 +127,9 @@ impl SandboxSpec {
         for (mount, host) in self.translations() {
             if let Ok(rest) = inside.strip_prefix(mount) {
                 // strip_prefix works on whole components, so /optical stays.
+                if rest.as_os_str().is_empty() {
+                    return host.to_owned();
+                }
                 if rest.components().all(|c| matches!(c, Component::Normal(_))) {
                     return host.join(rest);
                 }
@@ -189,6 +192,7 @@ mod tests {
     fn rejects_bad_ids() {
         let mut s = spec();
         s.code_dir = "/".into();
+        s.runtime_dir = None;
         assert!(s.validate().is_ok());
         for id in ["", "..", "a/b", "a b"] {
             s.id = id.into();

@@ -300,7 +300,7 @@ class RuntimeClient {
   }
 
   async _post(p, bodyString, headers) {
-    const body = Buffer.from(bodyString, 'utf8');
+    const body = Buffer.isBuffer(bodyString) ? bodyString : Buffer.from(bodyString, 'utf8');
     let res;
     try {
       res = await this._request(
@@ -335,6 +335,14 @@ class RuntimeClient {
     }
     if (bodyString === undefined) bodyString = 'null'; // e.g. a function value
     this._post(`/invocation/${encodeURIComponent(id)}/response`, bodyString, {}).then(callback);
+  }
+
+  /** Buffered stand-in for a streamed response (see README). */
+  postStreamedResponse(body, contentType, id, callback) {
+    this._post(`/invocation/${encodeURIComponent(id)}/response`, body, {
+      'Content-Type': contentType,
+      'Lambda-Runtime-Function-Response-Mode': 'streaming',
+    }).then(callback);
   }
 
   postInvocationError(error, id, callback) {
@@ -588,6 +596,7 @@ class Runtime {
   }
 
   async handleOnce() {
+    if (this.handler[HANDLER_STREAMING] === 'response') return this.handleOnceStreaming();
     const { bodyJson, headers } = await this.client.nextInvocation();
     const invokeId = headers['lambda-runtime-aws-request-id'];
     if (!invokeId) stderrDie('invocation id is missing from the /next response');
@@ -629,6 +638,60 @@ class Runtime {
   }
 }
 
+Runtime.prototype.handleOnceStreaming = async function () {
+  const { bodyJson, headers } = await this.client.nextInvocation();
+  const invokeId = headers['lambda-runtime-aws-request-id'];
+  if (!invokeId) stderrDie('invocation id is missing from the /next response');
+  global[REQUEST_ID_SYMBOL] = invokeId;
+  const scheduleNext = () => this.scheduleIteration();
+  let reported = false;
+  const fail = (err) => {
+    if (reported) return;
+    reported = true;
+    beforeExit.reset();
+    structuredConsole.logError('Invoke Error', err);
+    this.client.postInvocationError(err, invokeId, scheduleNext);
+  };
+  this.errorCallbacks.uncaughtException = (error) => {
+    this.client.postInvocationError(error, invokeId, () => process.exit(129));
+  };
+  this.errorCallbacks.unhandledRejection = (error) => {
+    this.client.postInvocationError(error, invokeId, () => process.exit(128));
+  };
+  beforeExit.set(() => fail(new NodeJsExit()));
+  try {
+    const responseStream = createBufferedResponseStream();
+    const [, callbackContext] = buildCallbackContext(this.client, invokeId, scheduleNext);
+    const ctx = attachEnvironmentData(callbackContext, headers);
+    const result = this.handler(JSON.parse(bodyJson), responseStream, ctx);
+    if (!isPromise(result)) {
+      fail(new Error('Streaming does not support non-async handlers.'));
+      return;
+    }
+    const value = await result;
+    if (typeof value !== 'undefined') console.warn('Streaming handlers ignore return values.');
+    if (!responseStream.writableFinished) {
+      // give an end() called just before returning a chance to finish
+      await new Promise((r) => setImmediate(r));
+    }
+    if (!responseStream.writableFinished) {
+      fail(new Error('Response stream is not finished.'));
+      return;
+    }
+    if (reported) return;
+    reported = true;
+    beforeExit.reset();
+    this.client.postStreamedResponse(
+      responseStream.body(),
+      responseStream.contentType(),
+      invokeId,
+      scheduleNext,
+    );
+  } catch (err) {
+    fail(err);
+  }
+};
+
 async function main() {
   patchConsole();
   const api = process.env.AWS_LAMBDA_RUNTIME_API;
@@ -661,7 +724,66 @@ async function main() {
   new Runtime(client, handler, errorCallbacks).scheduleIteration();
 }
 
-globalThis.awslambda = globalThis.awslambda || {};
+// ---------------------------------------------------------------------------
+// awslambda.streamifyResponse / awslambda.HttpResponseStream. Responses of
+// streaming handlers are buffered and posted in one piece, with the header
+// Lambda-Runtime-Function-Response-Mode: streaming.
+// ---------------------------------------------------------------------------
+
+const HANDLER_STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
+const HTTP_INTEGRATION_CONTENT_TYPE = 'application/vnd.awslambda.http-integration-response';
+
+class HttpResponseStream {
+  static from(underlyingStream, prelude) {
+    underlyingStream.setContentType(HTTP_INTEGRATION_CONTENT_TYPE);
+    const metadataPrelude = JSON.stringify(prelude);
+    underlyingStream._onBeforeFirstWrite = (write) => {
+      write(metadataPrelude);
+      write(new Uint8Array(8));
+    };
+    return underlyingStream;
+  }
+}
+
+function createBufferedResponseStream() {
+  const { Writable } = require('stream');
+  const chunks = [];
+  let contentType = 'application/octet-stream';
+  let started = false;
+  const push = (c) => chunks.push(typeof c === 'string' ? Buffer.from(c, 'utf8') : Buffer.from(c));
+  const begin = (stream) => {
+    if (!started) {
+      started = true;
+      if (typeof stream._onBeforeFirstWrite === 'function') stream._onBeforeFirstWrite(push);
+    }
+  };
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      begin(stream);
+      push(chunk);
+      cb();
+    },
+    final(cb) {
+      begin(stream);
+      cb();
+    },
+  });
+  stream.setContentType = (ct) => {
+    if (started) throw new Error('Content type cannot be set after the first write.');
+    contentType = ct;
+  };
+  stream.body = () => Buffer.concat(chunks);
+  stream.contentType = () => contentType;
+  return stream;
+}
+
+globalThis.awslambda = {
+  streamifyResponse: (handler, _options) => {
+    handler[HANDLER_STREAMING] = 'response';
+    return handler;
+  },
+  HttpResponseStream: HttpResponseStream,
+};
 
 main().catch((error) => {
   // Init failure: same path as the official client (uncaught exception

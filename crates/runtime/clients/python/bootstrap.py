@@ -7,14 +7,15 @@ shapes and types, same context object and logging format.
 
 Start-up is kept lean on purpose: only C-level or already-needed modules are
 imported before the first ``GET /next`` (``_socket`` instead of ``socket``
-or ``http.client``; ``traceback`` only on the error path; ``logging`` is
-configured lazily, the moment user code imports it).
+or ``http.client``; the C halves of ``json`` (``_json``) instead of ``json``,
+which drags in ``re``/``enum`` for ~5 ms; ``traceback`` only on the error
+path; ``logging`` is configured lazily, the moment user code imports it).
 """
 
 import sys
 import os
 import _socket
-import json
+import _json
 import time
 import importlib
 
@@ -52,8 +53,9 @@ class _Conn(object):
 
     def _connect(self):
         err = None
+        # bytes host: skips the idna codec import getaddrinfo does for str
         for family, stype, proto, _c, sockaddr in _socket.getaddrinfo(
-            self.host, self.port, 0, _socket.SOCK_STREAM
+            self.host.encode("ascii", "ignore"), self.port, 0, _socket.SOCK_STREAM
         ):
             s = _socket.socket(family, stype, proto)
             try:
@@ -377,10 +379,60 @@ def _json_default(obj):
     raise TypeError("Object of type %s is not JSON serializable" % type(obj).__name__)
 
 
-def _to_json_bytes(obj):
-    return json.dumps(obj, ensure_ascii=_ENSURE_ASCII, default=_json_default).encode(
-        "utf-8", "surrogatepass"
+def _json_dumps(obj):
+    """json.dumps(obj, ensure_ascii=_ENSURE_ASCII, default=_json_default),
+    using the same C encoder json.dumps uses, without importing json."""
+    basestring = _json.encode_basestring_ascii if _ENSURE_ASCII else _json.encode_basestring
+    if isinstance(obj, str):
+        return basestring(obj)
+    encode = _json.make_encoder(
+        {}, _json_default, basestring, None, ": ", ", ", False, False, True
     )
+    return "".join(encode(obj, 0))
+
+
+class _ScanContext(object):
+    # what json.scanner.make_scanner reads from a JSONDecoder
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = {
+        "-Infinity": float("-inf"),
+        "Infinity": float("inf"),
+        "NaN": float("nan"),
+    }.__getitem__
+    memo = {}
+
+
+_scan_once = _json.make_scanner(_ScanContext)
+_WS = " \t\n\r"
+
+
+def _json_loads(data):
+    """json.loads(data) for UTF-8 input; on any problem defers to the real
+    json.loads so that error messages are exactly json's."""
+    try:
+        s = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
+        n = len(s)
+        i = 0
+        while i < n and s[i] in _WS:
+            i += 1
+        obj, end = _scan_once(s, i)
+        while end < n and s[end] in _WS:
+            end += 1
+        if end == n:
+            return obj
+    except Exception:
+        pass
+    import json
+
+    return json.loads(data)
+
+
+def _to_json_bytes(obj):
+    return _json_dumps(obj).encode("utf-8", "surrogatepass")
 
 
 def marshal_response(response):
@@ -400,7 +452,7 @@ def unmarshal_request(body, content_type):
     if content_type and content_type != "application/json":
         return body
     try:
-        return json.loads(body)
+        return _json_loads(body)
     except Exception as e:
         raise FaultException(
             FaultException.UNMARSHAL_ERROR,
@@ -515,7 +567,7 @@ class LambdaContext(object):
 
 def _parse_json_header(value, name):
     try:
-        return json.loads(value)
+        return _json_loads(value)
     except Exception as e:
         raise FaultException(
             FaultException.LAMBDA_CONTEXT_UNMARSHAL_ERROR,
