@@ -6,6 +6,7 @@
 //! `--endpoint` (or `LAMINA_ENDPOINT`), using the same Lambda API that
 //! boto3 and the AWS CLI use.
 
+mod bench;
 mod client;
 mod commands;
 
@@ -135,6 +136,23 @@ enum Command {
         #[command(flatten)]
         endpoint: Endpoint,
     },
+    /// Measure invoke latency, throughput and cold starts against a running server.
+    Bench {
+        /// A `provided` runtime bootstrap binary to bench (e.g. a `lambda_runtime` echo function).
+        #[arg(long)]
+        bootstrap: Option<PathBuf>,
+        /// Concurrent clients, comma separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,4")]
+        clients: Vec<usize>,
+        /// Seconds of load per warm case.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// Cold starts to measure per function.
+        #[arg(long, default_value_t = 20)]
+        cold_starts: usize,
+        #[command(flatten)]
+        endpoint: Endpoint,
+    },
     /// Delete a function.
     Delete {
         name: String,
@@ -196,6 +214,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::List { endpoint } => commands::list(&endpoint.endpoint).await,
         Command::Logs { name, follow, endpoint } => commands::logs(&endpoint.endpoint, &name, follow).await,
+        Command::Bench { bootstrap, clients, seconds, cold_starts, endpoint } => {
+            bench::run(bench::Options {
+                endpoint: &endpoint.endpoint,
+                bootstrap: bootstrap.as_deref(),
+                clients,
+                duration: std::time::Duration::from_secs_f64(seconds),
+                cold_starts,
+            })
+            .await
+        }
         Command::Delete { name, endpoint } => commands::delete(&endpoint.endpoint, &name).await,
     }
 }
