@@ -235,6 +235,31 @@ async fn reaper(me: std::sync::Weak<Scheduler>) {
     }
 }
 
+/// Checks that the host can isolate sandboxes as configured; the message
+/// says what is missing and how to proceed.
+pub fn check_host(isolation: lamina_core::config::IsolationMode) -> Result<(), String> {
+    use lamina_core::config::IsolationMode;
+    let host = lamina_sandbox::probe();
+    for hint in &host.hints {
+        tracing::info!(hint = %hint, "sandbox host hint");
+    }
+    let ok = match isolation {
+        IsolationMode::Namespaces => host.supports_namespaces(),
+        IsolationMode::Process => host.supports_process(),
+    };
+    if ok {
+        if isolation == IsolationMode::Process {
+            tracing::warn!("sandboxes run as plain processes (--isolation process): functions are NOT isolated from the host filesystem");
+        }
+        return Ok(());
+    }
+    let mut msg = format!("this host cannot run sandboxes: {}", host.problems.join("; "));
+    if isolation == IsolationMode::Namespaces && host.supports_process() {
+        msg.push_str(". Start with --isolation process to run functions as plain processes (weaker isolation).");
+    }
+    Err(msg)
+}
+
 /// A new request id, Lambda-style (UUID v4).
 pub fn new_request_id() -> String {
     uuid::Uuid::new_v4().to_string()

@@ -46,6 +46,8 @@ pub enum StartError {
     Blobs(#[from] lamina_store::BlobError),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: std::net::SocketAddr, source: std::io::Error },
+    #[error("{0}")]
+    Host(String),
     #[error("server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -53,6 +55,7 @@ pub enum StartError {
 impl App {
     /// Opens the data directory and starts the scheduler.
     pub fn open(config: Config) -> Result<Arc<Self>, StartError> {
+        lamina_scheduler::check_host(config.isolation).map_err(StartError::Host)?;
         let dir = &config.data_dir;
         let io = |source| StartError::DataDir { path: dir.clone(), source };
         std::fs::create_dir_all(dir).map_err(io)?;

@@ -252,7 +252,20 @@ class RuntimeClient {
     this.agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   }
 
-  _request(method, p, body, headers) {
+  async _request(method, p, body, headers) {
+    try {
+      return await this._requestOnce(method, p, body, headers);
+    } catch (e) {
+      // A kept-alive socket the server had already closed: retry once on a
+      // fresh connection.
+      if (e.reusedSocket && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) {
+        return await this._requestOnce(method, p, body, headers);
+      }
+      throw e;
+    }
+  }
+
+  _requestOnce(method, p, body, headers) {
     return new Promise((resolve, reject) => {
       const req = http.request(
         {
@@ -272,7 +285,10 @@ class RuntimeClient {
           res.on('error', reject);
         },
       );
-      req.on('error', reject);
+      req.on('error', (e) => {
+        e.reusedSocket = req.reusedSocket;
+        reject(e);
+      });
       if (body !== undefined) {
         req.setNoDelay(true);
         req.end(body);
@@ -714,6 +730,20 @@ async function main() {
   process.on('beforeExit', () => beforeExit.fn());
 
   const appRoot = process.env.LAMBDA_TASK_ROOT || '/var/task';
+  if (process.env.NODE_PATH === undefined) {
+    // Lambda's default, so that require() finds packages in layers (/opt)
+    const m = /^AWS_Lambda_nodejs(\d+)/.exec(process.env.AWS_EXECUTION_ENV || '');
+    const major = m ? m[1] : process.versions.node.split('.')[0];
+    const runtimeDir = process.env.LAMBDA_RUNTIME_DIR || '/var/runtime';
+    process.env.NODE_PATH = [
+      `/opt/nodejs/node${major}/node_modules`,
+      '/opt/nodejs/node_modules',
+      `${runtimeDir}/node_modules`,
+      runtimeDir,
+      appRoot,
+    ].join(':');
+    Module._initPaths();
+  }
   try {
     if (process.cwd() !== appRoot) process.chdir(appRoot);
   } catch (_e) {

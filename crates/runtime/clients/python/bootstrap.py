@@ -315,9 +315,10 @@ def _user_frames(tb):
     """Formatted traceback frames, without the leading frames of this file."""
     import traceback
 
-    frames = traceback.extract_tb(tb)
+    # plain tuples, as awslambdaric passes them: no column carets
+    frames = [(f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(tb)]
     for i in range(len(frames)):
-        if "/bootstrap.py" not in frames[i].filename:
+        if "/bootstrap.py" not in frames[i][0]:
             frames = frames[i:]
             break
     return traceback.format_list(frames)
@@ -333,8 +334,19 @@ def _replace_indent(line):
     return ERROR_LOG_IDENT * n + line[n:]
 
 
+_JSON_LOGS = (_environ.get("AWS_LAMBDA_LOG_FORMAT") or "").upper() == "JSON"
+
+
 def log_error(error_result):
     """Write the '[ERROR] Type: message\\rTraceback ...' record to stdout."""
+    if _JSON_LOGS:
+        record = {"timestamp": _iso_ms(time.time()), "level": "ERROR"}
+        record.update(error_result)
+        try:
+            sys.stdout.write(_json_dumps(record) + "\n")
+        except Exception:
+            pass
+        return
     desc = "[ERROR]"
     etype = error_result.get("errorType")
     if etype:
@@ -588,6 +600,10 @@ def _install_lambda_logging(logging):
         def emit(self, record):
             try:
                 msg = self.format(record)
+                if not msg.endswith("\n"):
+                    # an exception text follows the format's "\n": keep
+                    # records line-terminated on the pipe
+                    msg += "\n"
                 sys.stdout.write(msg)
             except Exception:
                 self.handleError(record)
@@ -598,35 +614,87 @@ def _install_lambda_logging(logging):
             return True
 
     handler = LambdaLoggerHandler()
-    handler.setFormatter(
-        logging.Formatter(
-            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
-            "%Y-%m-%dT%H:%M:%S",
+    if _JSON_LOGS:
+        handler.setFormatter(_make_json_formatter(logging))
+    else:
+        handler.setFormatter(
+            logging.Formatter(
+                "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+                "%Y-%m-%dT%H:%M:%S",
+            )
         )
-    )
     handler.addFilter(LambdaLoggerFilter())
     root = logging.getLogger()
     level = (_environ.get("AWS_LAMBDA_LOG_LEVEL") or "").upper()
-    if level == "WARN":
-        level = "WARNING"
+    if level == "TRACE":
+        level = "DEBUG"
     if level in getattr(logging, "_nameToLevel", {}):
         root.setLevel(level)
     root.addHandler(handler)
 
 
+_RESERVED_LOG_FIELDS = {
+    "name", "msg", "args", "levelname", "levelno", "pathname", "filename",
+    "module", "exc_info", "exc_text", "stack_info", "lineno", "funcName",
+    "created", "msecs", "relativeCreated", "thread", "threadName",
+    "processName", "process", "aws_request_id", "tenant_id", "_frame_type",
+    "taskName",
+}
+
+
+def _make_json_formatter(logging):
+    """AWS_LAMBDA_LOG_FORMAT=JSON: one JSON object per record, like awslambdaric."""
+
+    class JsonFormatter(logging.Formatter):
+        def format(self, record):
+            levelno = min(50, max(0, record.levelno)) // 10 * 10
+            record.levelno = levelno
+            record.levelname = logging.getLevelName(levelno)
+            exc = record.exc_info
+            if exc:
+                import traceback
+
+            result = {
+                "timestamp": _iso_ms(record.created),
+                "level": record.levelname,
+                "message": record.getMessage(),
+                "logger": record.name,
+                "stackTrace": traceback.format_tb(exc[2]) if exc else None,
+                "errorType": exc[0].__name__ if exc else None,
+                "errorMessage": str(exc[1]) if exc else None,
+                "requestId": getattr(record, "aws_request_id", None),
+                "location": "%s:%s:%s" % (record.pathname, record.funcName, record.lineno)
+                if exc
+                else None,
+            }
+            for key, value in record.__dict__.items():
+                if key not in _RESERVED_LOG_FIELDS and key not in result:
+                    result[key] = value
+            result = {k: v for k, v in result.items() if v is not None}
+            encode = _json.make_encoder(
+                {}, str, _json.encode_basestring, None, ": ", ", ", False, False, True
+            )
+            return "".join(encode(result, 0)) + "\n"
+
+    return JsonFormatter()
+
+
+def _iso_ms(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % (int(t * 1000) % 1000)
+
+
 class _LoggingImportHook(object):
-    """sys.meta_path finder: configures `logging` right after its first import."""
+    """sys.meta_path finder: configures `logging` right after its first import
+    (so importing the runtime itself stays cheap), then removes itself."""
 
     @classmethod
     def find_spec(cls, name, path=None, target=None):
         if name != "logging":
             return None
-        try:
-            sys.meta_path.remove(cls)
-        except ValueError:
-            pass
         spec = None
         for finder in sys.meta_path:
+            if finder is cls:
+                continue
             fs = getattr(finder, "find_spec", None)
             if fs is None:
                 continue
@@ -641,8 +709,12 @@ class _LoggingImportHook(object):
         def exec_module(module):
             original(module)
             try:
-                del loader.exec_module  # restore the class method
+                del loader.exec_module  # back to the class's method
             except AttributeError:
+                pass
+            try:
+                sys.meta_path.remove(cls)
+            except ValueError:
                 pass
             try:
                 _install_lambda_logging(module)
