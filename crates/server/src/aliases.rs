@@ -1,6 +1,6 @@
 //! CreateAlias, GetAlias, UpdateAlias, DeleteAlias and ListAliases.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -131,7 +131,11 @@ pub async fn delete(State(app): State<Arc<App>>, Path((name, alias)): Path<(Stri
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn list(State(app): State<Arc<App>>, Path(name): Path<String>) -> ApiResult<Json<ListAliasesResponse>> {
+pub async fn list(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    Query(q): Query<std::collections::BTreeMap<String, String>>,
+) -> ApiResult<Json<ListAliasesResponse>> {
     let name = function_name(&name)?;
     let aliases = match app.store.list_aliases(&name) {
         Ok(a) => a,
@@ -139,5 +143,11 @@ pub async fn list(State(app): State<Arc<App>>, Path(name): Path<String>) -> ApiR
         Err(e) => return Err(store_failure(e)),
     };
     let partition = app.config.partition();
-    Ok(Json(ListAliasesResponse { aliases: aliases.iter().map(|a| a.configuration(&partition)).collect(), next_marker: None }))
+    let only = q.get("FunctionVersion");
+    let aliases = aliases
+        .iter()
+        .filter(|a| only.is_none_or(|v| &a.version == v))
+        .map(|a| a.configuration(&partition))
+        .collect();
+    Ok(Json(ListAliasesResponse { aliases, next_marker: None }))
 }

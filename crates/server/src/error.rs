@@ -33,6 +33,14 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Every AWS response names its request (boto3's ResponseMetadata.RequestId).
+pub(crate) async fn with_request_id(mut resp: Response) -> Response {
+    if !resp.headers().contains_key("x-amzn-requestid") {
+        resp.headers_mut().insert("x-amzn-requestid", request_id_header());
+    }
+    resp
+}
+
 pub(crate) fn request_id_header() -> HeaderValue {
     HeaderValue::from_str(&lamina_scheduler::new_request_id()).unwrap_or(HeaderValue::from_static("-"))
 }

@@ -164,6 +164,7 @@ pub async fn create(State(app): State<Arc<App>>, AwsJson(req): AwsJson<CreateFun
         state: FnState::Pending,
         last_update: UpdateStatus::Successful,
     };
+    let mut published_config = None;
     {
         let _w = app.writes.lock().await;
         match app.store.create_function(&version, &tags) {
@@ -174,7 +175,9 @@ pub async fn create(State(app): State<Arc<App>>, AwsJson(req): AwsJson<CreateFun
             Err(e) => return Err(store_failure(e)),
         }
         if req.publish == Some(true) {
-            app.store.publish_version(&fref.name, None).map_err(store_failure)?;
+            let mut published = app.store.publish_version(&fref.name, None).map_err(store_failure)?;
+            published.state = FnState::Pending;
+            published_config = Some(published);
         }
     }
     app.scheduler.forget(&fref.name);
@@ -182,7 +185,8 @@ pub async fn create(State(app): State<Arc<App>>, AwsJson(req): AwsJson<CreateFun
     // The code is stored and unpacked already; the function becomes Active
     // as soon as the answer is out, as Lambda's does moments later.
     activate_soon(app.clone(), fref.name.clone(), version.revision_id.clone());
-    Ok((StatusCode::CREATED, Json(version.configuration(&app.config.partition()))).into_response())
+    let answer = published_config.unwrap_or(version);
+    Ok((StatusCode::CREATED, Json(answer.configuration(&app.config.partition()))).into_response())
 }
 
 /// Moves `$LATEST` from Pending / InProgress to Active / Successful.
@@ -454,7 +458,18 @@ pub async fn list_versions(
         None => 0,
     };
     let partition = app.config.partition();
-    let page: Vec<_> = versions[start..].iter().take(max).map(|v| v.configuration(&partition)).collect();
+    let page: Vec<_> = versions[start..]
+        .iter()
+        .take(max)
+        .map(|v| {
+            let mut c = v.configuration(&partition);
+            // Listed among versions, $LATEST carries its qualifier.
+            if v.is_latest() {
+                c.function_arn = partition.qualified_arn(&v.name, LATEST);
+            }
+            c
+        })
+        .collect();
     let next_marker = (start + max < versions.len()).then(|| versions[start + max - 1].version.clone());
     Ok(Json(ListVersionsByFunctionResponse { versions: page, next_marker }))
 }

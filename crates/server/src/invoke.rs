@@ -55,10 +55,7 @@ pub async fn invoke(
                 return Err(too_large(payload.len(), MAX_SYNC_PAYLOAD));
             }
             check_json(&payload)?;
-            let client_context = header(&headers, "x-amz-client-context").map(str::to_owned);
-            if client_context.as_ref().is_some_and(|c| c.len() > 3583) {
-                return Err(AwsError::invalid_parameter("Client context must be 3583 bytes or fewer").into());
-            }
+            let client_context = client_context(&headers)?;
             let result = app
                 .scheduler
                 .invoke(InvokeRequest {
@@ -103,6 +100,22 @@ pub async fn invoke_async(State(app): State<Arc<App>>, Path(name): Path<String>,
     let request_id = lamina_scheduler::new_request_id();
     enqueue(&app, &r.name, r.qualifier.as_deref(), &request_id, payload).await?;
     Ok(with_request_id((StatusCode::ACCEPTED, r#"{"Status":202}"#).into_response(), &request_id))
+}
+
+/// `X-Amz-Client-Context` arrives base64-encoded; runtimes get the JSON.
+fn client_context(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    use base64::Engine;
+    let Some(raw) = header(headers, "x-amz-client-context") else { return Ok(None) };
+    if raw.len() > 3583 {
+        return Err(AwsError::invalid_parameter("Client context must be 3583 bytes or fewer").into());
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(raw.trim())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .filter(|json| serde_json::from_str::<serde::de::IgnoredAny>(json).is_ok())
+        .map(Some)
+        .ok_or_else(|| AwsError::invalid_request_content("Client context must be a valid Base64-encoded JSON object.").into())
 }
 
 async fn enqueue(app: &Arc<App>, name: &str, qualifier: Option<&str>, request_id: &str, payload: Bytes) -> ApiResult<()> {

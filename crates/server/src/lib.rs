@@ -100,6 +100,8 @@ pub fn router(app: Arc<App>) -> Router {
     lambda
         .merge(lamina)
         .fallback(misc::unknown)
+        .method_not_allowed_fallback(misc::unknown)
+        .layer(axum::middleware::map_response(error::with_request_id))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(app)
 }
