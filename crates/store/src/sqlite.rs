@@ -40,6 +40,12 @@ CREATE TABLE IF NOT EXISTS async_events (
     not_before_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS async_events_due ON async_events (not_before_ms, id);
+";
+
+/// Function logs live in their own database: they are written on every
+/// invocation, and losing the last moments of them in a power cut is an
+/// acceptable price for not syncing the disk each time.
+const LOG_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS log_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     grp TEXT NOT NULL,
@@ -52,27 +58,38 @@ CREATE INDEX IF NOT EXISTS log_events_group ON log_events (grp, id);
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    logs: Mutex<Connection>,
 }
 
 impl SqliteStore {
-    /// Opens (creating and migrating) the database at `path`.
+    /// Opens (creating and migrating) the metadata database at `path` and
+    /// the log database beside it (`<path>-logs`).
     pub fn open(path: &Path) -> Result<Self> {
-        let conn = Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
         // FULL: a 2xx answer means the write reached the disk.
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
-        Ok(Self { conn: Mutex::new(conn) })
+        let conn = open_db(path, "FULL", SCHEMA)?;
+        let mut logs_path = path.as_os_str().to_owned();
+        logs_path.push("-logs");
+        let logs = open_db(Path::new(&logs_path), "NORMAL", LOG_SCHEMA)?;
+        Ok(Self { conn: Mutex::new(conn), logs: Mutex::new(logs) })
     }
 
     /// An in-memory store, for tests.
     pub fn in_memory() -> Result<Self> {
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Self { conn: Mutex::new(conn) })
+        let logs = Connection::open_in_memory()?;
+        logs.execute_batch(LOG_SCHEMA)?;
+        Ok(Self { conn: Mutex::new(conn), logs: Mutex::new(logs) })
     }
+}
+
+fn open_db(path: &Path, synchronous: &str, schema: &str) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", synchronous)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.execute_batch(schema)?;
+    Ok(conn)
 }
 
 fn decode<T: serde::de::DeserializeOwned>(s: String) -> Result<T> {
@@ -328,7 +345,7 @@ impl Store for SqliteStore {
     }
 
     fn append_logs(&self, events: &[LogEvent]) -> Result<()> {
-        let mut conn = self.conn.lock();
+        let mut conn = self.logs.lock();
         let tx = conn.transaction()?;
         {
             let mut stmt =
@@ -342,7 +359,7 @@ impl Store for SqliteStore {
     }
 
     fn read_logs(&self, group: &str, after_id: i64, limit: usize) -> Result<Vec<LogEvent>> {
-        let conn = self.conn.lock();
+        let conn = self.logs.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT id, grp, stream, ts_ms, message FROM log_events WHERE grp = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
         )?;
