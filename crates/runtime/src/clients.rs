@@ -8,6 +8,7 @@ use std::path::Path;
 const FILES: &[(&str, &str)] = &[
     ("python/bootstrap.py", include_str!("../clients/python/bootstrap.py")),
     ("node/index.js", include_str!("../clients/node/index.js")),
+    ("node/package.json", include_str!("../clients/node/package.json")),
 ];
 
 /// Writes the clients under `dir` (replacing older copies).

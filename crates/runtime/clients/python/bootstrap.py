@@ -461,7 +461,7 @@ def marshal_response(response):
 
 
 def unmarshal_request(body, content_type):
-    if content_type and content_type != "application/json":
+    if content_type and not content_type.startswith("application/json"):
         return body
     try:
         return _json_loads(body)
@@ -524,11 +524,8 @@ def _obj_from_dict(cls, d):
 
 
 def _memory_size():
-    v = _environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-    try:
-        return int(v)
-    except (TypeError, ValueError):
-        return v
+    # A string, as awslambdaric (and so Lambda) gives it.
+    return _environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
 
 
 class LambdaContext(object):
