@@ -73,6 +73,9 @@ enum Command {
         /// Seconds before the first retry of a failed async invocation (the second waits twice as long).
         #[arg(long, default_value_t = lamina_core::config::DEFAULT_ASYNC_RETRY_DELAY_SECS)]
         async_retry_delay_secs: u64,
+        /// Memory in MiB that all sandboxes together may use (sum of MemorySize); default: 3/4 of the host's.
+        #[arg(long)]
+        capacity_mib: Option<u64>,
         /// How sandboxes are isolated.
         #[arg(long, value_enum, default_value = "namespaces")]
         isolation: Isolation,
@@ -189,6 +192,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             keep_alive_secs,
             concurrency,
             async_retry_delay_secs,
+            capacity_mib,
             isolation,
             log_format,
         } => {
@@ -199,6 +203,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             config.keep_alive = std::time::Duration::from_secs(keep_alive_secs);
             config.account_concurrency = concurrency;
             config.async_retry_delay = std::time::Duration::from_secs(async_retry_delay_secs);
+            if let Some(mib) = capacity_mib {
+                config.capacity_mib = mib;
+            }
             config.isolation = match isolation {
                 Isolation::Namespaces => lamina_core::config::IsolationMode::Namespaces,
                 Isolation::Process => lamina_core::config::IsolationMode::Process,

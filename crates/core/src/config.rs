@@ -39,6 +39,8 @@ pub struct Config {
     /// Delay before the first retry of a failed async invocation; later
     /// retries wait twice as long (Lambda: one, then two minutes).
     pub async_retry_delay: Duration,
+    /// Memory the host gives sandboxes in all (sum of their MemorySize).
+    pub capacity_mib: u64,
 }
 
 impl Config {
@@ -54,6 +56,7 @@ impl Config {
             isolation: IsolationMode::Namespaces,
             account_concurrency: DEFAULT_ACCOUNT_CONCURRENCY,
             async_retry_delay: Duration::from_secs(DEFAULT_ASYNC_RETRY_DELAY_SECS),
+            capacity_mib: default_capacity_mib(),
         }
     }
 
@@ -61,3 +64,15 @@ impl Config {
         crate::Partition { region: self.region.clone(), account_id: self.account_id.clone() }
     }
 }
+
+/// Most of the host's memory: what `/proc/meminfo` calls MemTotal, less a
+/// quarter for the host and the platform.
+pub fn default_capacity_mib() -> u64 {
+    let total_kib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| m.lines().find_map(|l| l.strip_prefix("MemTotal:").map(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())))
+        .flatten()
+        .unwrap_or(4 * 1024 * 1024);
+    total_kib / 1024 * 3 / 4
+}
+

@@ -18,7 +18,10 @@
 //! errors are not errors here but an [`InvokeResult`] with `function_error`.
 
 pub mod async_queue;
+pub mod event_config;
+pub mod limits;
 mod logs;
+pub mod provisioned;
 pub mod resolve;
 mod sandbox;
 
@@ -28,7 +31,6 @@ use lamina_store::{Blobs, Store};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -91,7 +93,12 @@ pub struct Scheduler {
     blobs: Blobs,
     runtime_dir: PathBuf,
     idle: Mutex<HashMap<PoolKey, Vec<Warm>>>,
-    in_flight: AtomicU32,
+    pub concurrency: limits::Concurrency,
+    capacity: limits::Capacity,
+    provisioned: provisioned::Registry,
+    /// One provisioning fill at a time, so bursts of configuration changes
+    /// do not start more sandboxes than asked for.
+    provisioning: tokio::sync::Mutex<()>,
     uids: sandbox::UidPool,
     log_writer: logs::Writer,
     cache: resolve::Cache,
@@ -104,19 +111,37 @@ impl Scheduler {
     pub fn start(config: Config, store: Arc<dyn Store>, blobs: Blobs, runtime_dir: PathBuf) -> Arc<Self> {
         let log_writer = logs::Writer::start(store.clone());
         let me = Arc::new(Self {
-            config,
+            config: config.clone(),
             store,
             blobs,
             runtime_dir,
             idle: Mutex::new(HashMap::new()),
-            in_flight: AtomicU32::new(0),
+            concurrency: limits::Concurrency::new(config.account_concurrency),
+            capacity: limits::Capacity::new(config.capacity_mib),
+            provisioned: provisioned::Registry::default(),
+            provisioning: tokio::sync::Mutex::new(()),
             uids: sandbox::UidPool::new(),
             log_writer,
             cache: resolve::Cache::default(),
             queue_wake: tokio::sync::Notify::new(),
         });
         tokio::spawn(reaper(Arc::downgrade(&me)));
+        me.restore_settings();
         me
+    }
+
+    /// Loads reserved and provisioned concurrency from the store (start-up).
+    fn restore_settings(self: &Arc<Self>) {
+        if let Ok(reserved) = self.store.settings_with_prefix(RESERVED_SETTING) {
+            for (function, _, value) in reserved {
+                if let Ok(n) = value.parse::<u32>() {
+                    if let Err(e) = self.concurrency.set_reserved(&function, Some(n)) {
+                        tracing::warn!(function, error = %e, "stored reserved concurrency no longer fits");
+                    }
+                }
+            }
+        }
+        self.restore_provisioned();
     }
 
     pub fn config(&self) -> &Config {
@@ -129,18 +154,19 @@ impl Scheduler {
 
     /// Invocations running right now.
     pub fn concurrent_executions(&self) -> u32 {
-        self.in_flight.load(Ordering::Relaxed)
+        self.concurrency.total_running()
     }
 
     /// Runs one invocation to its end.
     pub async fn invoke(&self, req: InvokeRequest) -> Result<InvokeResult, InvokeError> {
-        let _slot = self.admit()?;
+        let _permit = self.concurrency.admit(&req.version.name).map_err(|reason| InvokeError::Throttled { reason })?;
         let key = PoolKey::of(&req.version);
         let (mut warm, init) = match self.take_idle(&key).await {
             Some(w) => (w, None),
             None => {
                 let started = Instant::now();
-                match sandbox::cold_start(self, &req.version).await {
+                let lease = self.lease_memory(u64::from(req.version.memory_mib)).await?;
+                match sandbox::cold_start(self, &req.version, lease, sandbox::InitType::OnDemand).await {
                     Ok(w) => (w, Some(started.elapsed())),
                     Err(failure) => return Ok(logs::init_failure(self, &req, failure, started.elapsed())),
                 }
@@ -154,13 +180,56 @@ impl Scheduler {
         Ok(result)
     }
 
-    fn admit(&self) -> Result<SlotGuard<'_>, InvokeError> {
-        let prev = self.in_flight.fetch_add(1, Ordering::AcqRel);
-        if prev >= self.config.account_concurrency {
-            self.in_flight.fetch_sub(1, Ordering::AcqRel);
-            return Err(InvokeError::Throttled { reason: "ConcurrentInvocationLimitExceeded" });
+    /// Memory for a new sandbox: evicts idle sandboxes (least recently
+    /// used first) when the host is full, then waits a little for a busy
+    /// one to finish, then gives up with a throttle.
+    async fn lease_memory(&self, mib: u64) -> Result<limits::MemoryLease, InvokeError> {
+        let deadline = Instant::now() + CAPACITY_WAIT;
+        loop {
+            if let Some(lease) = self.capacity.try_lease(mib) {
+                return Ok(lease);
+            }
+            if self.evict_least_recently_used() {
+                continue;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                tracing::warn!(needed_mib = mib, used_mib = self.capacity.used_mib(), "sandbox memory capacity exhausted");
+                return Err(InvokeError::Throttled { reason: limits::ACCOUNT_LIMIT_EXCEEDED });
+            }
+            let _ = tokio::time::timeout(left, self.capacity.freed()).await;
         }
-        Ok(SlotGuard(&self.in_flight))
+    }
+
+    /// Stops the idle, non-provisioned sandbox used longest ago.
+    fn evict_least_recently_used(&self) -> bool {
+        let victim = {
+            let mut idle = self.idle.lock();
+            let oldest = idle
+                .iter()
+                .flat_map(|(k, pool)| pool.iter().enumerate().map(move |(i, w)| (k, i, w)))
+                .filter(|(_, _, w)| !w.is_provisioned())
+                .min_by_key(|(_, _, w)| w.last_used)
+                .map(|(k, i, _)| (k.clone(), i));
+            oldest.and_then(|(k, i)| idle.get_mut(&k).map(|pool| pool.remove(i)))
+        };
+        victim.is_some()
+    }
+
+    /// Drops idle sandboxes matching a predicate.
+    fn drop_idle(&self, matches: impl Fn(&PoolKey, &Warm) -> bool) {
+        let dropped: Vec<Warm> = {
+            let mut idle = self.idle.lock();
+            let mut out = Vec::new();
+            for (k, pool) in idle.iter_mut() {
+                let (gone, kept): (Vec<Warm>, Vec<Warm>) = pool.drain(..).partition(|w| matches(k, w));
+                *pool = kept;
+                out.extend(gone);
+            }
+            idle.retain(|_, pool| !pool.is_empty());
+            out
+        };
+        drop(dropped);
     }
 
     async fn take_idle(&self, key: &PoolKey) -> Option<Warm> {
@@ -173,15 +242,24 @@ impl Scheduler {
     }
 
     /// Drops cached resolutions and idle sandboxes of a function after its
-    /// configuration, code or aliases changed (or it was deleted).
-    pub fn forget(&self, name: &str) {
+    /// configuration, code or aliases changed (or it was deleted), and
+    /// re-targets its provisioned concurrency.
+    pub fn forget(self: &Arc<Self>, name: &str) {
         self.cache.forget(name);
-        let stale: Vec<Warm> = {
-            let mut idle = self.idle.lock();
-            let keys: Vec<PoolKey> = idle.keys().filter(|k| k.name == name).cloned().collect();
-            keys.into_iter().filter_map(|k| idle.remove(&k)).flatten().collect()
-        };
-        drop(stale);
+        self.drop_idle(|k, w| k.name == name && !w.is_provisioned());
+        self.reprovision(name);
+    }
+
+    /// Forgets everything about a deleted function, provisioned sandboxes included.
+    pub fn forget_function(self: &Arc<Self>, name: &str) {
+        self.cache.forget(name);
+        let qualifiers: Vec<String> =
+            self.provisioned_qualifiers(name);
+        for q in qualifiers {
+            self.unprovision(name, &q);
+        }
+        self.drop_idle(|k, _| k.name == name);
+        let _ = self.concurrency.set_reserved(name, None);
     }
 
     /// Number of idle warm sandboxes (all functions).
@@ -190,21 +268,7 @@ impl Scheduler {
     }
 
     fn reap(&self, keep_alive: Duration) {
-        let expired: Vec<Warm> = {
-            let mut idle = self.idle.lock();
-            let mut out = Vec::new();
-            for pool in idle.values_mut() {
-                let (old, fresh): (Vec<Warm>, Vec<Warm>) =
-                    pool.drain(..).partition(|w| w.last_used.elapsed() >= keep_alive);
-                *pool = fresh;
-                out.extend(old);
-            }
-            idle.retain(|_, pool| !pool.is_empty());
-            out
-        };
-        if !expired.is_empty() {
-            tracing::debug!(count = expired.len(), "stopping idle sandboxes");
-        }
+        self.drop_idle(|_, w| !w.is_provisioned() && w.last_used.elapsed() >= keep_alive);
     }
 
     /// Stops every sandbox (shutdown).
@@ -213,13 +277,11 @@ impl Scheduler {
     }
 }
 
-struct SlotGuard<'a>(&'a AtomicU32);
+/// The store setting holding a function's reserved concurrency.
+pub const RESERVED_SETTING: &str = "reserved-concurrency";
 
-impl Drop for SlotGuard<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
+/// How long a cold start waits for memory before it is throttled.
+const CAPACITY_WAIT: Duration = Duration::from_secs(2);
 
 async fn reaper(me: std::sync::Weak<Scheduler>) {
     loop {
@@ -229,7 +291,10 @@ async fn reaper(me: std::sync::Weak<Scheduler>) {
         };
         tokio::time::sleep((keep_alive / 10).clamp(Duration::from_millis(100), Duration::from_secs(10))).await;
         match me.upgrade() {
-            Some(s) => s.reap(keep_alive),
+            Some(s) => {
+                s.reap(keep_alive);
+                s.top_up_provisioned();
+            }
             None => return,
         }
     }

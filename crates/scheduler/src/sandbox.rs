@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 use tokio::net::unix::pipe;
 use tokio::task::JoinHandle;
 
+use crate::limits::MemoryLease;
 use crate::logs::{self, Ended};
+use crate::provisioned::Member;
 use crate::{InvokeRequest, InvokeResult, Scheduler};
 
 /// How long a runtime may take to ask for its first event (Lambda's init phase limit).
@@ -38,8 +40,17 @@ pub(crate) struct Warm {
     output: Arc<Output>,
     reader: JoinHandle<()>,
     _uid: Uid,
+    _memory: MemoryLease,
+    /// The provisioned-concurrency configuration (qualifier) this sandbox belongs to.
+    provisioned: Option<(String, Member)>,
     pub(crate) last_used: Instant,
     pub(crate) log_stream: String,
+}
+
+/// Why a sandbox is started (`AWS_LAMBDA_INITIALIZATION_TYPE`).
+pub(crate) enum InitType {
+    OnDemand,
+    Provisioned(String, Member),
 }
 
 impl Drop for Warm {
@@ -61,7 +72,12 @@ pub(crate) enum ColdFailure {
     Spawn { message: String, error_type: &'static str },
 }
 
-pub(crate) async fn cold_start(s: &Scheduler, v: &FunctionVersion) -> Result<Warm, ColdFailure> {
+pub(crate) async fn cold_start(
+    s: &Scheduler,
+    v: &FunctionVersion,
+    memory: MemoryLease,
+    init_type: InitType,
+) -> Result<Warm, ColdFailure> {
     let kind = RuntimeKind::parse(&v.runtime)
         .map_err(|e| ColdFailure::Spawn { message: e.0, error_type: "Runtime.InvalidRuntime" })?;
     let code_dir = s.blobs.unpacked(&v.code_sha256).map_err(|e| ColdFailure::Spawn {
@@ -85,7 +101,18 @@ pub(crate) async fn cold_start(s: &Scheduler, v: &FunctionVersion) -> Result<War
     let (api, link, init_rx) =
         RuntimeApi::start(Some(uid.0)).await.map_err(|e| platform_error("runtime API", &e))?;
     let log_stream = log_stream_name(&v.version);
-    let spec = spec_for(s, v, kind, &code_dir, &api.address(), &log_stream, uid.0);
+    let provisioned = match init_type {
+        InitType::OnDemand => None,
+        InitType::Provisioned(q, member) => Some((q, member)),
+    };
+    let mut spec = spec_for(s, v, kind, &code_dir, &api.address(), &log_stream, uid.0);
+    if provisioned.is_some() {
+        for (k, val) in &mut spec.env {
+            if k == "AWS_LAMBDA_INITIALIZATION_TYPE" {
+                *val = "provisioned-concurrency".into();
+            }
+        }
+    }
     let mut sandbox = Sandbox::spawn(&spec).map_err(|e| {
         tracing::warn!(function = %v.name, error = %e, "sandbox spawn failed");
         platform_error("sandbox", &e)
@@ -100,7 +127,18 @@ pub(crate) async fn cold_start(s: &Scheduler, v: &FunctionVersion) -> Result<War
         }
         _ = tokio::time::sleep(INIT_TIMEOUT) => None,
     };
-    let warm = Warm { sandbox, _api: api, link, output, reader, _uid: uid, last_used: Instant::now(), log_stream };
+    let warm = Warm {
+        sandbox,
+        _api: api,
+        link,
+        output,
+        reader,
+        _uid: uid,
+        _memory: memory,
+        provisioned,
+        last_used: Instant::now(),
+        log_stream,
+    };
     match ready {
         Some(InitOutcome::Ready) => Ok(warm),
         Some(InitOutcome::Failed { error_type, body }) => {
@@ -112,6 +150,14 @@ pub(crate) async fn cold_start(s: &Scheduler, v: &FunctionVersion) -> Result<War
 }
 
 impl Warm {
+    pub(crate) fn is_provisioned(&self) -> bool {
+        self.provisioned.is_some()
+    }
+
+    pub(crate) fn provisioned_for(&self, qualifier: &str) -> bool {
+        self.provisioned.as_ref().is_some_and(|(q, _)| q == qualifier)
+    }
+
     /// False when the sandbox died while idle.
     pub(crate) async fn is_alive(&mut self) -> bool {
         tokio::select! {

@@ -378,7 +378,7 @@ pub async fn delete(
     let _w = app.writes.lock().await;
     match r.qualifier.as_deref() {
         None => match app.store.delete_function(&r.name) {
-            Ok(()) => {}
+            Ok(()) => app.scheduler.forget_function(&r.name),
             Err(StoreError::NotFound) => return Err(not_found(&app, &r.name, None)),
             Err(e) => return Err(store_failure(e)),
         },

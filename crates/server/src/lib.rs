@@ -8,7 +8,9 @@
 //! the answer; every failure leaves through [`error::ApiError`].
 
 mod aliases;
+mod concurrency;
 pub mod error;
+mod event_invoke;
 mod functions;
 mod invoke;
 mod misc;
@@ -92,7 +94,21 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/2014-11-13/functions/{name}/invoke-async/", post(invoke::invoke_async))
         .route("/2016-08-19/account-settings", get(misc::account_settings))
         .route("/2016-08-19/account-settings/", get(misc::account_settings))
-        .route("/2017-03-31/tags/{arn}", get(misc::list_tags).post(misc::tag).delete(misc::untag));
+        .route("/2017-03-31/tags/{arn}", get(misc::list_tags).post(misc::tag).delete(misc::untag))
+        .route(
+            "/2017-10-31/functions/{name}/concurrency",
+            axum::routing::put(concurrency::put_reserved).delete(concurrency::delete_reserved),
+        )
+        .route("/2019-09-30/functions/{name}/concurrency", get(concurrency::get_reserved))
+        .route(
+            "/2019-09-30/functions/{name}/provisioned-concurrency",
+            get(concurrency::get_provisioned).put(concurrency::put_provisioned).delete(concurrency::delete_provisioned),
+        )
+        .route(
+            "/2019-09-25/functions/{name}/event-invoke-config",
+            get(event_invoke::get).put(event_invoke::put).post(event_invoke::update).delete(event_invoke::delete),
+        )
+        .route("/2019-09-25/functions/{name}/event-invoke-config/list", get(event_invoke::list));
     let lamina = Router::new()
         .route("/_lamina/health", get(misc::health))
         .route("/_lamina/code/{sha}", get(misc::code))

@@ -33,7 +33,7 @@ pub async fn account_settings(State(app): State<Arc<App>>) -> ApiResult<Json<Get
             code_size_unzipped: 262_144_000,
             code_size_zipped: 52_428_800,
             concurrent_executions: limit,
-            unreserved_concurrent_executions: limit,
+            unreserved_concurrent_executions: app.scheduler.concurrency.unreserved(),
         },
         account_usage: AccountUsage { total_code_size, function_count },
     }))

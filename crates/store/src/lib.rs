@@ -92,6 +92,15 @@ pub trait Store: Send + Sync {
     fn tags(&self, function: &str) -> Result<BTreeMap<String, String>>;
     fn set_tags(&self, function: &str, tags: &BTreeMap<String, String>) -> Result<()>;
 
+    /// A per-function setting (reserved concurrency, provisioned concurrency,
+    /// event-invoke configuration...) as JSON, by key.
+    fn get_setting(&self, function: &str, key: &str) -> Result<Option<String>>;
+    /// Sets a setting; `NotFound` if the function does not exist.
+    fn put_setting(&self, function: &str, key: &str, value: &str) -> Result<()>;
+    fn delete_setting(&self, function: &str, key: &str) -> Result<bool>;
+    /// Every (function, key, value) whose key starts with `prefix`, all functions.
+    fn settings_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String, String)>>;
+
     /// Durably queues an async invocation; returns its queue id.
     fn enqueue_event(&self, event: &QueuedEvent) -> Result<i64>;
     /// Queued events due at `now_ms`, oldest first, with ids greater than `after_id`.

@@ -29,6 +29,12 @@ CREATE TABLE IF NOT EXISTS aliases (
     record TEXT NOT NULL,
     PRIMARY KEY (function, name)
 );
+CREATE TABLE IF NOT EXISTS settings (
+    function TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (function, key)
+);
 CREATE TABLE IF NOT EXISTS async_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     request_id TEXT NOT NULL,
@@ -212,6 +218,7 @@ impl Store for SqliteStore {
         }
         tx.execute("DELETE FROM versions WHERE name = ?1", [name])?;
         tx.execute("DELETE FROM aliases WHERE function = ?1", [name])?;
+        tx.execute("DELETE FROM settings WHERE function = ?1", [name])?;
         tx.commit()?;
         Ok(())
     }
@@ -293,6 +300,40 @@ impl Store for SqliteStore {
         let n =
             self.conn.lock().execute("UPDATE functions SET tags = ?2 WHERE name = ?1", params![function, encode(tags)?])?;
         if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    fn get_setting(&self, function: &str, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .lock()
+            .query_row("SELECT value FROM settings WHERE function = ?1 AND key = ?2", [function, key], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn put_setting(&self, function: &str, key: &str, value: &str) -> Result<()> {
+        let conn = self.conn.lock();
+        if !exists(&conn, function)? {
+            return Err(StoreError::NotFound);
+        }
+        conn.execute(
+            "INSERT INTO settings (function, key, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT (function, key) DO UPDATE SET value = excluded.value",
+            [function, key, value],
+        )?;
+        Ok(())
+    }
+
+    fn delete_setting(&self, function: &str, key: &str) -> Result<bool> {
+        Ok(self.conn.lock().execute("DELETE FROM settings WHERE function = ?1 AND key = ?2", [function, key])? > 0)
+    }
+
+    fn settings_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String, String)>> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT function, key, value FROM settings WHERE substr(key, 1, length(?1)) = ?1 ORDER BY function, key",
+        )?;
+        let rows = stmt.query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     fn enqueue_event(&self, e: &QueuedEvent) -> Result<i64> {

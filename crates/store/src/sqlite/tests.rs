@@ -115,3 +115,19 @@ fn logs_read_back_in_order_after_an_id() {
     let rest = s.read_logs("g", all[0].id, 10).unwrap();
     assert_eq!(rest.len(), 2);
 }
+
+#[test]
+fn settings_are_per_function_and_go_with_it() {
+    let s = SqliteStore::in_memory().unwrap();
+    assert!(matches!(s.put_setting("f", "reserved", "5"), Err(StoreError::NotFound)));
+    s.create_function(&version("f", "aa"), &BTreeMap::new()).unwrap();
+    s.put_setting("f", "reserved", "5").unwrap();
+    s.put_setting("f", "reserved", "7").unwrap();
+    s.put_setting("f", "provisioned:live", "{}").unwrap();
+    assert_eq!(s.get_setting("f", "reserved").unwrap().as_deref(), Some("7"));
+    assert_eq!(s.settings_with_prefix("provisioned:").unwrap(), vec![("f".into(), "provisioned:live".into(), "{}".into())]);
+    assert!(s.delete_setting("f", "reserved").unwrap());
+    assert!(!s.delete_setting("f", "reserved").unwrap());
+    s.delete_function("f").unwrap();
+    assert!(s.settings_with_prefix("").unwrap().is_empty());
+}
