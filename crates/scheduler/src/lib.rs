@@ -262,6 +262,20 @@ impl Scheduler {
         let _ = self.concurrency.set_reserved(name, None);
     }
 
+    /// Memory (MiB) held by live sandboxes, and the capacity.
+    pub fn memory_mib(&self) -> (u64, u64) {
+        (self.capacity.used_mib(), self.capacity.limit_mib())
+    }
+
+    /// Idle warm sandboxes per function.
+    pub fn idle_by_function(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut out = std::collections::BTreeMap::new();
+        for (k, pool) in self.idle.lock().iter() {
+            *out.entry(k.name.clone()).or_insert(0) += pool.len();
+        }
+        out
+    }
+
     /// Number of idle warm sandboxes (all functions).
     pub fn idle_sandboxes(&self) -> usize {
         self.idle.lock().values().map(Vec::len).sum()

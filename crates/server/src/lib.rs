@@ -111,6 +111,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/2019-09-25/functions/{name}/event-invoke-config/list", get(event_invoke::list));
     let lamina = Router::new()
         .route("/_lamina/health", get(misc::health))
+        .route("/_lamina/status", get(misc::status))
         .route("/_lamina/code/{sha}", get(misc::code))
         .route("/_lamina/logs/{name}", get(misc::logs));
     lambda

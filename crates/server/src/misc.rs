@@ -19,6 +19,20 @@ pub async fn health() -> &'static str {
     "{\"status\":\"ok\"}"
 }
 
+/// `GET /_lamina/status`: what the scheduler holds right now.
+pub async fn status(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
+    let s = &app.scheduler;
+    let (used, capacity) = s.memory_mib();
+    Json(serde_json::json!({
+        "concurrent_executions": s.concurrent_executions(),
+        "idle_sandboxes": s.idle_sandboxes(),
+        "idle_by_function": s.idle_by_function(),
+        "memory_used_mib": used,
+        "memory_capacity_mib": capacity,
+        "unreserved_concurrency": s.concurrency.unreserved(),
+    }))
+}
+
 pub async fn unknown(uri: Uri) -> ApiError {
     tracing::debug!(%uri, "unknown operation");
     AwsError::unknown_operation().into()
