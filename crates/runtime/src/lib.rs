@@ -25,8 +25,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-/// The largest response a function may return (Lambda's 6 MB, in bytes).
-pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
+/// The largest response a function may return: Lambda's "6 MB", whose
+/// error message quotes exactly this many bytes.
+pub const MAX_RESPONSE_BYTES: usize = 6_291_556;
 
 /// One event handed to a runtime.
 #[derive(Debug, Clone)]

@@ -354,3 +354,42 @@ mod tests {
         assert_eq!(unescape("/plain"), "/plain");
     }
 }
+
+/// Kills and removes sandbox cgroups left behind by a server that died
+/// without cleaning up (SIGKILL, power loss). A cgroup is named
+/// `<server pid>-<n>`; only those whose server process is gone are touched,
+/// so several servers can share a host. Returns how many were removed.
+pub fn reap_orphans() -> usize {
+    let mounts = Mounts::detect();
+    let hierarchies = [&mounts.v1_memory, &mounts.v1_pids, &mounts.v1_cpu, &mounts.v2];
+    let mut removed = 0;
+    for root in hierarchies.into_iter().flatten() {
+        let Ok(entries) = fs::read_dir(root.join(CGROUP_PARENT)) else { continue };
+        for entry in entries.flatten() {
+            let dir = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(owner) = name.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+            if !dir.is_dir() || Path::new(&format!("/proc/{owner}")).exists() {
+                continue;
+            }
+            for _ in 0..5 {
+                let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+                let pids: Vec<i32> = procs.lines().filter_map(|l| l.trim().parse().ok()).collect();
+                if pids.is_empty() {
+                    break;
+                }
+                for pid in pids {
+                    // SAFETY: kill has no memory-safety preconditions.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let deadline = Instant::now() + Duration::from_millis(500);
+            while fs::remove_dir(&dir).is_err() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            removed += usize::from(!dir.exists());
+        }
+    }
+    removed
+}

@@ -167,6 +167,13 @@ pub(crate) unsafe fn namespaces(plan: &Plan) -> io::Result<()> {
     // strings and on stack buffers; we are the only thread of this process.
     unsafe {
         check(plan, libc::setsid(), Fixed::Setsid)?;
+        // The guard dies with the server (SIGKILL included), and with it the
+        // whole sandbox: nothing runs past its timeout unwatched. PDEATHSIG
+        // follows the forking thread; sandboxes are spawned from the
+        // runtime's long-lived worker threads.
+        // (A server that dies between fork and here leaves a cgroup that
+        // `reap_orphans` clears at the next start.)
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as c_ulong);
         join_cgroups(plan)?;
         // The guard and init are forks of the server and so map all of its
         // memory: keep the OOM killer's eye on the program instead.
@@ -231,6 +238,7 @@ pub(crate) unsafe fn process(plan: &Plan) -> io::Result<()> {
     // SAFETY: raw system calls on pre-built strings; single-threaded child.
     unsafe {
         check(plan, libc::setsid(), Fixed::Setsid)?;
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as c_ulong);
         join_cgroups(plan)?;
         set_rlimits(plan)?;
         drop_ids(plan)?;

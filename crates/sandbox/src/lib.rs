@@ -41,7 +41,7 @@ mod probe;
 mod sandbox;
 mod spec;
 
-pub use cgroup::{CgroupVersion, CGROUP_PARENT};
+pub use cgroup::{reap_orphans, CgroupVersion, CGROUP_PARENT};
 pub use child::{SANDBOX_GID, SANDBOX_UID};
 pub use error::SandboxError;
 pub use exit::Exit;

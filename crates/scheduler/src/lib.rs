@@ -327,6 +327,10 @@ pub fn check_host(isolation: lamina_core::config::IsolationMode) -> Result<(), S
         IsolationMode::Process => host.supports_process(),
     };
     if ok {
+        let orphans = lamina_sandbox::reap_orphans();
+        if orphans > 0 {
+            tracing::warn!(orphans, "stopped sandboxes left behind by a server that did not shut down cleanly");
+        }
         if isolation == IsolationMode::Process {
             tracing::warn!("sandboxes run as plain processes (--isolation process): functions are NOT isolated from the host filesystem");
         }

@@ -15,6 +15,9 @@ use tokio::sync::mpsc;
 use crate::sandbox::ColdFailure;
 use crate::{InvokeRequest, InvokeResult, Scheduler};
 
+/// How long the log writer gathers lines before one write, and how many at most.
+const LOG_BATCH_WINDOW: Duration = Duration::from_millis(20);
+const LOG_BATCH_MAX: usize = 5000;
 /// Lambda returns the last 4 KB of the log with `Tail`.
 const TAIL_BYTES: usize = 4096;
 
@@ -45,8 +48,14 @@ impl Writer {
         let (tx, mut rx) = mpsc::unbounded_channel::<Vec<LogEvent>>();
         tokio::spawn(async move {
             while let Some(mut batch) = rx.recv().await {
-                while let Ok(more) = rx.try_recv() {
-                    batch.extend(more);
+                // Gather for a moment: one transaction per batch, not per
+                // invocation, keeps the disk and a core out of the hot path.
+                let gather_until = tokio::time::Instant::now() + LOG_BATCH_WINDOW;
+                while batch.len() < LOG_BATCH_MAX {
+                    match tokio::time::timeout_at(gather_until, rx.recv()).await {
+                        Ok(Some(more)) => batch.extend(more),
+                        _ => break,
+                    }
                 }
                 let store = store.clone();
                 let written = tokio::task::spawn_blocking(move || store.append_logs(&batch)).await;
