@@ -217,6 +217,8 @@ pub struct GetFunctionResponse {
     pub code: FunctionCodeLocation,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<Tags>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<Concurrency>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -144,6 +144,12 @@ enum Command {
         /// A `provided` runtime bootstrap binary to bench (e.g. a `lambda_runtime` echo function).
         #[arg(long)]
         bootstrap: Option<PathBuf>,
+        /// Also bench the same Rust function under cargo-lambda's emulator:
+        /// the cargo project DIR is served by `cargo lambda watch` (needs
+        /// `cargo-lambda` on PATH or in ./.venv). Without --bootstrap, Lamina
+        /// runs the binary the emulator built.
+        #[arg(long, value_name = "DIR")]
+        compare_cargo_lambda: Option<PathBuf>,
         /// Concurrent clients, comma separated.
         #[arg(long, value_delimiter = ',', default_value = "1,4")]
         clients: Vec<usize>,
@@ -221,10 +227,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::List { endpoint } => commands::list(&endpoint.endpoint).await,
         Command::Logs { name, follow, endpoint } => commands::logs(&endpoint.endpoint, &name, follow).await,
-        Command::Bench { bootstrap, clients, seconds, cold_starts, endpoint } => {
+        Command::Bench { bootstrap, compare_cargo_lambda, clients, seconds, cold_starts, endpoint } => {
             bench::run(bench::Options {
                 endpoint: &endpoint.endpoint,
                 bootstrap: bootstrap.as_deref(),
+                compare_cargo_lambda: compare_cargo_lambda.as_deref(),
                 clients,
                 duration: std::time::Duration::from_secs_f64(seconds),
                 cold_starts,

@@ -220,6 +220,11 @@ pub async fn get(
             location: format!("{}/_lamina/code/{}", app.config.public_url, v.code_sha256),
         },
         tags: Some(tags),
+        concurrency: app
+            .scheduler
+            .concurrency
+            .reserved(&r.name)
+            .map(|n| lamina_api::lambda::Concurrency { reserved_concurrent_executions: Some(i64::from(n)) }),
     }))
 }
 
