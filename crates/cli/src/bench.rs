@@ -245,8 +245,10 @@ async fn cold(endpoint: &str, name: &str, count: usize) -> anyhow::Result<Vec<Du
     Ok(samples)
 }
 
-/// The functions Lamina runs: (runtime, name, handler, zip).
-fn lamina_functions(bootstrap: Option<&Path>) -> anyhow::Result<Vec<(&'static str, &'static str, &'static str, Vec<u8>)>> {
+/// A function Lamina runs: (runtime, name, handler, zip).
+type Function = (&'static str, &'static str, &'static str, Vec<u8>);
+
+fn lamina_functions(bootstrap: Option<&Path>) -> anyhow::Result<Vec<Function>> {
     let mut functions = vec![("python3.12", "bench-python-noop", "app.handler", zip(&[("app.py", PYTHON_NOOP.as_bytes(), 0o644)])?)];
     match bootstrap {
         Some(bootstrap) => {
