@@ -10,6 +10,7 @@
 mod aliases;
 mod concurrency;
 pub mod error;
+mod front_door;
 mod event_invoke;
 mod functions;
 mod invoke;
@@ -114,13 +115,20 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/_lamina/status", get(misc::status))
         .route("/_lamina/code/{sha}", get(misc::code))
         .route("/_lamina/logs/{name}", get(misc::logs));
+    let services = Arc::new(front_door::Services {
+        logs: lamina_observe::router(app.scheduler.clone()),
+        sqs: lamina_queue::router(app.scheduler.clone()),
+    });
+    let gateway = lamina_gateway::router(app.scheduler.clone());
     lambda
         .merge(lamina)
+        .with_state(app)
+        .merge(gateway)
         .fallback(misc::unknown)
         .method_not_allowed_fallback(misc::unknown)
+        .layer(axum::middleware::from_fn_with_state(services, front_door::dispatch))
         .layer(axum::middleware::map_response(error::with_request_id))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(app)
 }
 
 /// Serves until ctrl-c or SIGTERM.

@@ -1,0 +1,98 @@
+//! One port for every service, like one AWS endpoint: which service a
+//! request is for.
+//!
+//! Most Lambda operations have their own paths and are routed by path. The
+//! other services are recognised first, in this order:
+//! 1. `X-Amz-Target` (json protocol): `Logs_20140328.*` → logs,
+//!    `AmazonSQS.*` → sqs;
+//! 2. the service in the SigV4 credential scope of `Authorization`
+//!    (`Credential=AKID/DATE/REGION/SERVICE/aws4_request`), which is how
+//!    query-protocol (SQS, SNS) and rest-xml (S3) clients are told apart;
+//!    unsigned requests fall through to path routing.
+//!
+//! A recognised request is handed to that service's router whole.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::Router;
+use http::HeaderMap;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+/// Services reached by header rather than path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Logs,
+    Sqs,
+}
+
+/// Which non-Lambda service a request is for, if any.
+pub fn classify(headers: &HeaderMap) -> Option<Service> {
+    if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        let prefix = target.split('.').next().unwrap_or("");
+        return match prefix {
+            "Logs_20140328" => Some(Service::Logs),
+            "AmazonSQS" => Some(Service::Sqs),
+            _ => None,
+        };
+    }
+    match credential_scope_service(headers)? {
+        "logs" => Some(Service::Logs),
+        "sqs" => Some(Service::Sqs),
+        _ => None,
+    }
+}
+
+/// `SERVICE` from `Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, ...`.
+pub fn credential_scope_service(headers: &HeaderMap) -> Option<&str> {
+    let auth = headers.get("authorization")?.to_str().ok()?;
+    let credential = auth.split("Credential=").nth(1)?;
+    let scope = credential.split([',', ' ']).next()?;
+    scope.split('/').nth(3)
+}
+
+/// The routers of the services the front door dispatches to.
+#[derive(Clone)]
+pub struct Services {
+    pub logs: Router,
+    pub sqs: Router,
+}
+
+/// Middleware: sends recognised requests to their service's router.
+pub async fn dispatch(State(services): State<Arc<Services>>, req: Request<Body>, next: Next) -> Response {
+    let router = match classify(req.headers()) {
+        Some(Service::Logs) => services.logs.clone(),
+        Some(Service::Sqs) => services.sqs.clone(),
+        None => return next.run(req).await,
+    };
+    match router.oneshot(req).await {
+        Ok(resp) => resp,
+        Err(never) => match never {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn recognises_targets_and_credential_scopes() {
+        assert_eq!(classify(&headers(&[("x-amz-target", "Logs_20140328.GetLogEvents")])), Some(Service::Logs));
+        assert_eq!(classify(&headers(&[("x-amz-target", "AmazonSQS.SendMessage")])), Some(Service::Sqs));
+        let auth = "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=x";
+        assert_eq!(classify(&headers(&[("authorization", auth)])), Some(Service::Sqs));
+        let lambda = "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=x";
+        assert_eq!(classify(&headers(&[("authorization", lambda)])), None);
+        assert_eq!(classify(&HeaderMap::new()), None);
+    }
+}
