@@ -26,10 +26,18 @@ use tower::ServiceExt;
 pub enum Service {
     Logs,
     Sqs,
+    /// `{api-id}.execute-api.localhost` and `{url-id}.lambda-url.{region}.localhost` hosts.
+    Gateway,
 }
 
 /// Which non-Lambda service a request is for, if any.
 pub fn classify(headers: &HeaderMap) -> Option<Service> {
+    if let Some(host) = headers.get("host").and_then(|v| v.to_str().ok()) {
+        let host = host.split(':').next().unwrap_or("");
+        if host.contains(".execute-api.") || host.contains(".lambda-url.") {
+            return Some(Service::Gateway);
+        }
+    }
     if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
         let prefix = target.split('.').next().unwrap_or("");
         return match prefix {
@@ -58,6 +66,7 @@ pub fn credential_scope_service(headers: &HeaderMap) -> Option<&str> {
 pub struct Services {
     pub logs: Router,
     pub sqs: Router,
+    pub gateway: Router,
 }
 
 /// Middleware: sends recognised requests to their service's router.
@@ -65,6 +74,7 @@ pub async fn dispatch(State(services): State<Arc<Services>>, req: Request<Body>,
     let router = match classify(req.headers()) {
         Some(Service::Logs) => services.logs.clone(),
         Some(Service::Sqs) => services.sqs.clone(),
+        Some(Service::Gateway) => services.gateway.clone(),
         None => return next.run(req).await,
     };
     match router.oneshot(req).await {
@@ -94,5 +104,7 @@ mod tests {
         let lambda = "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=x";
         assert_eq!(classify(&headers(&[("authorization", lambda)])), None);
         assert_eq!(classify(&HeaderMap::new()), None);
+        assert_eq!(classify(&headers(&[("host", "abc123.execute-api.localhost:9000")])), Some(Service::Gateway));
+        assert_eq!(classify(&headers(&[("host", "127.0.0.1:9000")])), None);
     }
 }

@@ -118,12 +118,16 @@ pub fn router(app: Arc<App>) -> Router {
     let services = Arc::new(front_door::Services {
         logs: lamina_observe::router(app.scheduler.clone()),
         sqs: lamina_queue::router(app.scheduler.clone()),
+        gateway: lamina_gateway::host_router(app.scheduler.clone()),
     });
+    // Services with paths of their own, merged by path.
     let gateway = lamina_gateway::router(app.scheduler.clone());
+    let mappings = lamina_queue::event_source_mappings_router(app.scheduler.clone());
     lambda
         .merge(lamina)
         .with_state(app)
         .merge(gateway)
+        .merge(mappings)
         .fallback(misc::unknown)
         .method_not_allowed_fallback(misc::unknown)
         .layer(axum::middleware::from_fn_with_state(services, front_door::dispatch))

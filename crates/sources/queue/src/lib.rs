@@ -10,3 +10,9 @@ use std::sync::Arc;
 pub fn router(_scheduler: Arc<Scheduler>) -> Router {
     Router::new()
 }
+
+/// Lambda's event source mapping operations (`/2015-03-31/event-source-mappings/...`),
+/// merged into the main router by path.
+pub fn event_source_mappings_router(_scheduler: Arc<Scheduler>) -> Router {
+    Router::new()
+}
