@@ -134,6 +134,10 @@ async fn deliver(s: &Scheduler, event: QueuedEvent, retry_delay: Duration) {
         send_record(s, &event, &config, "EventAgeExceeded", None);
         return done(&event);
     }
+    s.metrics
+        .async_event_age
+        .with_label_values(&[event.function.as_str()])
+        .observe((now - event.enqueued_ms).max(0) as f64 / 1000.0);
     let zero_reserved = s.concurrency.reserved(&event.function) == Some(0);
     match attempt(s, &event).await {
         Attempt::Gone => {

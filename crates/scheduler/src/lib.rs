@@ -21,6 +21,7 @@ pub mod async_queue;
 pub mod event_config;
 pub mod limits;
 mod logs;
+pub mod metrics;
 pub mod provisioned;
 pub mod resolve;
 mod sandbox;
@@ -103,6 +104,7 @@ pub struct Scheduler {
     log_writer: logs::Writer,
     cache: resolve::Cache,
     queue_wake: tokio::sync::Notify,
+    pub metrics: metrics::Metrics,
 }
 
 impl Scheduler {
@@ -124,6 +126,7 @@ impl Scheduler {
             log_writer,
             cache: resolve::Cache::default(),
             queue_wake: tokio::sync::Notify::new(),
+            metrics: metrics::Metrics::new(),
         });
         tokio::spawn(reaper(Arc::downgrade(&me)));
         me.restore_settings();
@@ -159,6 +162,25 @@ impl Scheduler {
 
     /// Runs one invocation to its end.
     pub async fn invoke(&self, req: InvokeRequest) -> Result<InvokeResult, InvokeError> {
+        let result = self.run_invocation(&req).await;
+        let v = &req.version;
+        match &result {
+            Ok(r) => {
+                let labels = [v.name.as_str(), v.version.as_str()];
+                self.metrics.invocations.with_label_values(&labels).inc();
+                if r.function_error.is_some() {
+                    self.metrics.errors.with_label_values(&labels).inc();
+                }
+            }
+            Err(InvokeError::Throttled { reason }) => {
+                self.metrics.throttles.with_label_values(&[v.name.as_str(), reason]).inc();
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    async fn run_invocation(&self, req: &InvokeRequest) -> Result<InvokeResult, InvokeError> {
         let _permit = self.concurrency.admit(&req.version.name).map_err(|reason| InvokeError::Throttled { reason })?;
         let key = PoolKey::of(&req.version);
         let (mut warm, init) = match self.take_idle(&key).await {
@@ -168,11 +190,17 @@ impl Scheduler {
                 let lease = self.lease_memory(u64::from(req.version.memory_mib)).await?;
                 match sandbox::cold_start(self, &req.version, lease, sandbox::InitType::OnDemand).await {
                     Ok(w) => (w, Some(started.elapsed())),
-                    Err(failure) => return Ok(logs::init_failure(self, &req, failure, started.elapsed())),
+                    Err(failure) => return Ok(logs::init_failure(self, req, failure, started.elapsed())),
                 }
             }
         };
-        let (result, reusable) = warm.run(self, &req, init).await;
+        let (result, reusable, duration) = warm.run(self, req, init).await;
+        let labels = [req.version.name.as_str(), req.version.version.as_str()];
+        self.metrics.duration.with_label_values(&labels).observe(duration.as_secs_f64());
+        if let Some(init) = init {
+            self.metrics.cold_starts.with_label_values(&labels).inc();
+            self.metrics.init_duration.with_label_values(&labels).observe(init.as_secs_f64());
+        }
         if reusable {
             warm.last_used = Instant::now();
             self.idle.lock().entry(key).or_default().push(warm);
@@ -274,6 +302,21 @@ impl Scheduler {
             *out.entry(k.name.clone()).or_insert(0) += pool.len();
         }
         out
+    }
+
+    /// Prometheus text for `/metrics`, with the point-in-time gauges refreshed.
+    pub fn render_metrics(&self) -> String {
+        let m = &self.metrics;
+        m.concurrent_executions.reset();
+        for (function, n) in self.concurrency.running_by_function() {
+            m.concurrent_executions.with_label_values(&[function.as_str()]).set(i64::from(n));
+        }
+        m.idle_sandboxes.set(self.idle_sandboxes() as i64);
+        m.sandbox_memory_mib.set(self.capacity.used_mib() as i64);
+        if let Ok(depth) = self.store.queued_event_count() {
+            m.async_queue_depth.set(depth as i64);
+        }
+        m.render()
     }
 
     /// Number of idle warm sandboxes (all functions).

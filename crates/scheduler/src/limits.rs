@@ -98,6 +98,10 @@ impl Concurrency {
         self.state.lock().running.get(function).copied().unwrap_or(0)
     }
 
+    pub fn running_by_function(&self) -> Vec<(String, u32)> {
+        self.state.lock().running.iter().map(|(f, n)| (f.clone(), *n)).collect()
+    }
+
     pub fn total_running(&self) -> u32 {
         self.state.lock().running.values().sum()
     }

@@ -167,14 +167,14 @@ impl Warm {
         }
     }
 
-    /// Runs one invocation; returns its result and whether the sandbox can
-    /// serve another.
+    /// Runs one invocation; returns its result, whether the sandbox can
+    /// serve another, and how long the function ran.
     pub(crate) async fn run(
         &mut self,
         s: &Scheduler,
         req: &InvokeRequest,
         init: Option<Duration>,
-    ) -> (InvokeResult, bool) {
+    ) -> (InvokeResult, bool, Duration) {
         let before = self.output.drain();
         let timeout = Duration::from_secs(u64::from(req.version.timeout_secs));
         let started = Instant::now();
@@ -210,7 +210,7 @@ impl Warm {
             &self.log_stream,
             logs::Report { before, during, ended, duration, init, memory_used },
         );
-        (result, reusable)
+        (result, reusable, duration)
     }
 }
 

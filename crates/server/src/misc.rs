@@ -19,6 +19,13 @@ pub async fn health() -> &'static str {
     "{\"status\":\"ok\"}"
 }
 
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let scheduler = app.scheduler.clone();
+    let text = tokio::task::spawn_blocking(move || scheduler.render_metrics()).await.unwrap_or_default();
+    ([("content-type", "text/plain; version=0.0.4")], text).into_response()
+}
+
 /// `GET /_lamina/status`: what the scheduler holds right now.
 pub async fn status(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
     let s = &app.scheduler;
