@@ -8,6 +8,9 @@
 //!   latency p50/p99 with one sequential client, throughput with each
 //!   `--clients` count (one keep-alive connection per client), and cold-start
 //!   latency (first invoke after a configuration change).
+//! - **A burst** of `--burst` concurrent invocations right after the warm
+//!   sandboxes were retired: all must succeed; reports latency and sandboxes
+//!   started per second.
 //! - **The floor**: an in-process hyper server on `127.0.0.1:0` that answers
 //!   every POST with its body, measured by the same client code and the same
 //!   request shape. Nothing can be faster than this over loopback HTTP.
@@ -47,6 +50,8 @@ pub struct Options<'a> {
     pub clients: Vec<usize>,
     pub duration: Duration,
     pub cold_starts: usize,
+    /// Concurrent cold starts in the burst case (0: skip).
+    pub burst: usize,
 }
 
 const PYTHON_NOOP: &str = "def handler(event, context):\n    return event\n";
@@ -228,21 +233,76 @@ fn print_row(case: &str, samples: &[Duration], rate: Option<f64>) {
     );
 }
 
+/// A configuration change retires the warm sandboxes: the next invoke is cold.
+async fn retire_sandboxes(endpoint: &str, name: &str, round: &str) -> anyhow::Result<()> {
+    let body = serde_json::json!({"Environment": {"Variables": {"BENCH_ROUND": round}}});
+    call(endpoint, Method::PUT, &format!("/2015-03-31/functions/{name}/configuration"), &[], Bytes::from(body.to_string())).await?;
+    Ok(())
+}
+
 async fn cold(endpoint: &str, name: &str, count: usize) -> anyhow::Result<Vec<Duration>> {
     let url = invoke_url(endpoint, name)?;
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let mut samples = Vec::new();
     for i in 0..count {
-        // A configuration change retires the warm sandboxes: the next invoke is cold.
-        let body = serde_json::json!({"Environment": {"Variables": {"BENCH_ROUND": i.to_string()}}});
-        call(endpoint, Method::PUT, &format!("/2015-03-31/functions/{name}/configuration"), &[], Bytes::from(body.to_string()))
-            .await?;
+        retire_sandboxes(endpoint, name, &i.to_string()).await?;
         let t = Instant::now();
         invoke_once(&client, &url).await.with_context(|| format!("cold invoke of {name}"))?;
         samples.push(t.elapsed());
     }
     samples.sort();
     Ok(samples)
+}
+
+/// What a burst of concurrent cold starts gave.
+struct Burst {
+    samples: Vec<Duration>,
+    errors: usize,
+    sandboxes: u64,
+    elapsed: Duration,
+}
+
+/// `n` concurrent invocations, each on its own connection, right after the
+/// warm sandboxes were retired: every one must succeed. Counts the
+/// sandboxes started (from `/metrics`) per second of the burst.
+async fn burst(endpoint: &str, name: &str, n: usize) -> anyhow::Result<Burst> {
+    retire_sandboxes(endpoint, name, "burst").await?;
+    let before = cold_starts(endpoint, name).await?;
+    let url = invoke_url(endpoint, name)?;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move {
+                let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+                let t = Instant::now();
+                invoke_once(&client, &url).await.map(|()| t.elapsed())
+            })
+        })
+        .collect();
+    let (mut samples, mut errors) = (Vec::new(), 0);
+    for task in tasks {
+        match task.await {
+            Ok(Ok(d)) => samples.push(d),
+            Ok(Err(e)) => {
+                errors += 1;
+                eprintln!("burst: {e:#}");
+            }
+            Err(_) => errors += 1,
+        }
+    }
+    let elapsed = started.elapsed();
+    let sandboxes = cold_starts(endpoint, name).await?.saturating_sub(before);
+    samples.sort();
+    Ok(Burst { samples, errors, sandboxes, elapsed })
+}
+
+/// `lamina_cold_starts_total` of a function's `$LATEST`, from `/metrics`.
+async fn cold_starts(endpoint: &str, name: &str) -> anyhow::Result<u64> {
+    let reply = call(endpoint, Method::GET, "/metrics", &[], Bytes::new()).await?;
+    let text = String::from_utf8_lossy(&reply.body);
+    let series = format!("lamina_cold_starts_total{{function=\"{name}\",version=\"$LATEST\"}} ");
+    Ok(text.lines().find_map(|l| l.strip_prefix(&series)).and_then(|v| v.trim().parse().ok()).unwrap_or(0))
 }
 
 /// A function Lamina runs: (runtime, name, handler, zip).
@@ -279,6 +339,17 @@ async fn bench_lamina(o: &Options<'_>, bootstrap: Option<&Path>, counts: &[usize
         }
         if o.cold_starts > 0 {
             print_row(&format!("{kind} cold start"), &cold(o.endpoint, name, o.cold_starts).await?, None);
+        }
+        if o.burst > 0 {
+            let b = burst(o.endpoint, name, o.burst).await?;
+            print_row(&format!("{kind} burst of {} cold", o.burst), &b.samples, None);
+            println!(
+                "  {} errors; {} sandboxes started in {:.2} s = {:.0} sandboxes/s",
+                b.errors,
+                b.sandboxes,
+                b.elapsed.as_secs_f64(),
+                b.sandboxes as f64 / b.elapsed.as_secs_f64()
+            );
         }
         if *name == PROVIDED_NAME {
             provided = Some(runs);

@@ -159,6 +159,9 @@ enum Command {
         /// Cold starts to measure per function.
         #[arg(long, default_value_t = 20)]
         cold_starts: usize,
+        /// Concurrent cold starts in the burst case (0 skips it).
+        #[arg(long, default_value_t = 200)]
+        burst: usize,
         #[command(flatten)]
         endpoint: Endpoint,
     },
@@ -203,6 +206,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             log_format,
         } => {
             init_tracing(log_format);
+            raise_open_file_limit();
             let mut config = lamina_core::Config::new(listen, data_dir);
             config.region = region;
             config.account_id = account_id;
@@ -227,7 +231,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::List { endpoint } => commands::list(&endpoint.endpoint).await,
         Command::Logs { name, follow, endpoint } => commands::logs(&endpoint.endpoint, &name, follow).await,
-        Command::Bench { bootstrap, compare_cargo_lambda, clients, seconds, cold_starts, endpoint } => {
+        Command::Bench { bootstrap, compare_cargo_lambda, clients, seconds, cold_starts, burst, endpoint } => {
             bench::run(bench::Options {
                 endpoint: &endpoint.endpoint,
                 bootstrap: bootstrap.as_deref(),
@@ -235,10 +239,21 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 clients,
                 duration: std::time::Duration::from_secs_f64(seconds),
                 cold_starts,
+                burst,
             })
             .await
         }
         Command::Delete { name, endpoint } => commands::delete(&endpoint.endpoint, &name).await,
+    }
+}
+
+/// Every sandbox costs the server a few descriptors (its Runtime API
+/// socket and connections, output pipe, process handle): lift the soft
+/// limit to the hard one, as servers do.
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => tracing::debug!(limit = n, "open file limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open file limit"),
     }
 }
 

@@ -310,20 +310,66 @@ impl Cgroup {
 impl Drop for Cgroup {
     fn drop(&mut self) {
         let dirs = std::mem::take(&mut self.dirs);
-        // Usually the processes are gone by now; give them a few ms, then
-        // hand the rest to a thread so a drop never blocks for long.
-        let left = Cgroup::try_remove(dirs, Duration::from_millis(20));
-        if left.is_empty() {
-            return;
+        // One attempt now (the processes are often gone already); the rest
+        // goes to the janitor thread, so a drop never blocks: schedulers drop
+        // hundreds of sandboxes at once when a function changes.
+        let left = Cgroup::try_remove(dirs, Duration::ZERO);
+        if !left.is_empty() {
+            janitor::remove_later(left);
         }
-        let spawned = std::thread::Builder::new().name("lamina-cgroup-rm".into()).spawn(move || {
-            let left = Cgroup::try_remove(left, Duration::from_secs(10));
-            for dir in left {
-                tracing::warn!(path = %dir.display(), "could not remove sandbox cgroup");
+    }
+}
+
+/// One long-lived thread that removes cgroup directories whose processes
+/// are still exiting.
+mod janitor {
+    use std::path::PathBuf;
+    use std::sync::mpsc::{self, Sender};
+    use std::sync::{Mutex, OnceLock};
+    use std::time::{Duration, Instant};
+
+    use super::Cgroup;
+
+    static QUEUE: OnceLock<Mutex<Sender<Vec<PathBuf>>>> = OnceLock::new();
+    /// How long a directory may resist removal before we give up on it.
+    const PATIENCE: Duration = Duration::from_secs(10);
+
+    pub(super) fn remove_later(dirs: Vec<PathBuf>) {
+        let queue = QUEUE.get_or_init(|| {
+            let (tx, rx) = mpsc::channel::<Vec<PathBuf>>();
+            let spawned = std::thread::Builder::new().name("lamina-cgroup-rm".into()).spawn(move || run(rx));
+            if let Err(error) = spawned {
+                tracing::warn!(%error, "could not start the cgroup cleanup thread");
             }
+            Mutex::new(tx)
         });
-        if let Err(error) = spawned {
-            tracing::warn!(%error, "could not start the cgroup cleanup thread");
+        if let Ok(tx) = queue.lock() {
+            let _ = tx.send(dirs);
+        }
+    }
+
+    fn run(rx: mpsc::Receiver<Vec<PathBuf>>) {
+        let mut pending: Vec<(PathBuf, Instant)> = Vec::new();
+        loop {
+            let wait = if pending.is_empty() { Duration::from_secs(3600) } else { Duration::from_millis(5) };
+            match rx.recv_timeout(wait) {
+                Ok(dirs) => pending.extend(dirs.into_iter().map(|d| (d, Instant::now() + PATIENCE))),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+            while let Ok(dirs) = rx.try_recv() {
+                pending.extend(dirs.into_iter().map(|d| (d, Instant::now() + PATIENCE)));
+            }
+            pending.retain(|(dir, give_up)| {
+                if Cgroup::try_remove(vec![dir.clone()], Duration::ZERO).is_empty() {
+                    return false;
+                }
+                if Instant::now() >= *give_up {
+                    tracing::warn!(path = %dir.display(), "could not remove sandbox cgroup");
+                    return false;
+                }
+                true
+            });
         }
     }
 }

@@ -208,7 +208,6 @@ pub(crate) unsafe fn namespaces(plan: &Plan) -> io::Result<()> {
         let host = plan.hostname.as_bytes();
         check(plan, libc::sethostname(host.as_ptr().cast(), host.len()), Fixed::Hostname)?;
         build_root(plan)?;
-        set_rlimits(plan)?;
         drop_ids(plan)?;
         enter_user_ns(plan)?;
         drop_caps(plan)?;
@@ -226,6 +225,10 @@ pub(crate) unsafe fn namespaces(plan: &Plan) -> io::Result<()> {
         write_file(c"/proc/self/oom_score_adj".as_ptr(), b"0");
         check(plan, libc::chdir(plan.cwd.as_ptr()), Fixed::Chdir)?;
         mark_cloexec_from(3);
+        // Last: this process still holds the server's descriptors (closed at
+        // exec), whose numbers may exceed the sandbox's limit; lowering
+        // RLIMIT_NOFILE earlier would make every later open fail with EMFILE.
+        set_rlimits(plan)?;
         Ok(())
     }
 }

@@ -185,14 +185,16 @@ impl Scheduler {
         let key = PoolKey::of(&req.version);
         let (mut warm, init) = match self.take_idle(&key).await {
             Some(w) => (w, None),
-            None => {
-                let started = Instant::now();
-                let lease = self.lease_memory(u64::from(req.version.memory_mib)).await?;
-                match sandbox::cold_start(self, &req.version, lease, sandbox::InitType::OnDemand).await {
-                    Ok(w) => (w, Some(started.elapsed())),
-                    Err(failure) => return Ok(logs::init_failure(self, req, failure, started.elapsed())),
+            None => match self.lease_memory(&key, u64::from(req.version.memory_mib)).await? {
+                Room::Idle(w) => (w, None),
+                Room::Lease(lease) => {
+                    let started = Instant::now();
+                    match sandbox::cold_start(self, &req.version, lease, sandbox::InitType::OnDemand).await {
+                        Ok(w) => (w, Some(started.elapsed())),
+                        Err(failure) => return Ok(logs::init_failure(self, req, failure, started.elapsed())),
+                    }
                 }
-            }
+            },
         };
         let (result, reusable, duration) = warm.run(self, req, init).await;
         let labels = [req.version.name.as_str(), req.version.version.as_str()];
@@ -204,6 +206,7 @@ impl Scheduler {
         if reusable {
             warm.last_used = Instant::now();
             self.idle.lock().entry(key).or_default().push(warm);
+            self.capacity.evictable();
         }
         Ok(result)
     }
@@ -211,11 +214,19 @@ impl Scheduler {
     /// Memory for a new sandbox: evicts idle sandboxes (least recently
     /// used first) when the host is full, then waits a little for a busy
     /// one to finish, then gives up with a throttle.
-    async fn lease_memory(&self, mib: u64) -> Result<limits::MemoryLease, InvokeError> {
+    /// While waiting, a sandbox of the same version that turns idle is
+    /// taken instead.
+    async fn lease_memory(&self, key: &PoolKey, mib: u64) -> Result<Room, InvokeError> {
         let deadline = Instant::now() + CAPACITY_WAIT;
         loop {
+            let changed = self.capacity.changes().notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
             if let Some(lease) = self.capacity.try_lease(mib) {
-                return Ok(lease);
+                return Ok(Room::Lease(lease));
+            }
+            if let Some(warm) = self.take_idle(key).await {
+                return Ok(Room::Idle(warm));
             }
             if self.evict_least_recently_used() {
                 continue;
@@ -225,7 +236,7 @@ impl Scheduler {
                 tracing::warn!(needed_mib = mib, used_mib = self.capacity.used_mib(), "sandbox memory capacity exhausted");
                 return Err(InvokeError::Throttled { reason: limits::ACCOUNT_LIMIT_EXCEEDED });
             }
-            let _ = tokio::time::timeout(left, self.capacity.freed()).await;
+            let _ = tokio::time::timeout(left, changed).await;
         }
     }
 
@@ -332,6 +343,12 @@ impl Scheduler {
     pub fn shutdown(&self) {
         self.idle.lock().clear();
     }
+}
+
+/// What waiting for memory gave: room for a new sandbox, or an idle one.
+enum Room {
+    Lease(limits::MemoryLease),
+    Idle(Warm),
 }
 
 /// The store setting holding a function's reserved concurrency.

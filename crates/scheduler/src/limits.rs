@@ -175,9 +175,17 @@ impl Capacity {
         Some(MemoryLease { mib, used: self.used.clone(), freed: self.freed.clone() })
     }
 
-    /// Resolves when some lease was returned.
-    pub async fn freed(&self) {
-        self.freed.notified().await
+    /// Wakes cold starts waiting for memory: a sandbox became idle, so one
+    /// can be evicted now.
+    pub fn evictable(&self) {
+        self.freed.notify_waiters();
+    }
+
+    /// Signalled when some lease was returned or a sandbox became
+    /// evictable. Create the `notified()` future before checking, so a
+    /// signal between the check and the wait is not lost.
+    pub fn changes(&self) -> &tokio::sync::Notify {
+        &self.freed
     }
 }
 
