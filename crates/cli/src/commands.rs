@@ -157,3 +157,27 @@ pub async fn delete(endpoint: &str, name: &str) -> anyhow::Result<()> {
     println!("deleted {name}");
     Ok(())
 }
+
+pub async fn usage(endpoint: &str, since: Option<&str>, by: &str) -> anyhow::Result<()> {
+    let mut path = format!("/_lamina/usage?by={by}");
+    if let Some(since) = since {
+        path.push_str(&format!("&since={since}"));
+    }
+    let reply = call(endpoint, Method::GET, &path, &[], Bytes::new()).await?;
+    let v: serde_json::Value = serde_json::from_slice(&reply.body)?;
+    println!("usage since {} (prices: ${}/GB-s, ${}/1M requests)", v["since"].as_str().unwrap_or("?"),
+        v["prices"]["per_gb_second"], v["prices"]["per_million_requests"]);
+    println!("{:<40} {:>10} {:>14} {:>12}", by.to_uppercase(), "REQUESTS", "GB-SECONDS", "COST USD");
+    for item in v["items"].as_array().into_iter().flatten() {
+        println!(
+            "{:<40} {:>10} {:>14.6} {:>12.6}",
+            item["key"].as_str().unwrap_or(""),
+            item["requests"],
+            item["gb_seconds"].as_f64().unwrap_or(0.0),
+            item["cost_usd"].as_f64().unwrap_or(0.0)
+        );
+    }
+    let t = &v["total"];
+    println!("{:<40} {:>10} {:>14.6} {:>12.6}", "TOTAL", t["requests"], t["gb_seconds"].as_f64().unwrap_or(0.0), t["cost_usd"].as_f64().unwrap_or(0.0));
+    Ok(())
+}

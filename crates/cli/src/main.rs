@@ -34,6 +34,12 @@ enum LogFormat {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum UsageBy {
+    Function,
+    Day,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum Isolation {
     /// New user, mount, PID, IPC and UTS namespaces plus cgroups.
     Namespaces,
@@ -76,6 +82,12 @@ enum Command {
         /// Memory in MiB that all sandboxes together may use (sum of MemorySize); default: 3/4 of the host's.
         #[arg(long)]
         capacity_mib: Option<u64>,
+        /// Price per GB-second for `lamina usage` estimates (USD; default Lambda's x86 list price).
+        #[arg(long, default_value_t = lamina_core::config::Prices::default().per_gb_second)]
+        price_gb_second: f64,
+        /// Price per million requests for `lamina usage` estimates (USD).
+        #[arg(long, default_value_t = lamina_core::config::Prices::default().per_million_requests)]
+        price_million_requests: f64,
         /// How sandboxes are isolated.
         #[arg(long, value_enum, default_value = "namespaces")]
         isolation: Isolation,
@@ -165,6 +177,17 @@ enum Command {
         #[command(flatten)]
         endpoint: Endpoint,
     },
+    /// Show billed usage (GB-seconds, requests) with a cost estimate at Lambda's list prices.
+    Usage {
+        /// First day to count, YYYY-MM-DD (default: 30 days ago).
+        #[arg(long)]
+        since: Option<String>,
+        /// Group by function or by day.
+        #[arg(long, value_enum, default_value = "function")]
+        by: UsageBy,
+        #[command(flatten)]
+        endpoint: Endpoint,
+    },
     /// Delete a function.
     Delete {
         name: String,
@@ -202,6 +225,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             concurrency,
             async_retry_delay_secs,
             capacity_mib,
+            price_gb_second,
+            price_million_requests,
             isolation,
             log_format,
         } => {
@@ -213,6 +238,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
             config.keep_alive = std::time::Duration::from_secs(keep_alive_secs);
             config.account_concurrency = concurrency;
             config.async_retry_delay = std::time::Duration::from_secs(async_retry_delay_secs);
+            config.prices = lamina_core::config::Prices {
+                per_gb_second: price_gb_second,
+                per_million_requests: price_million_requests,
+            };
             if let Some(mib) = capacity_mib {
                 config.capacity_mib = mib;
             }
@@ -242,6 +271,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 burst,
             })
             .await
+        }
+        Command::Usage { since, by, endpoint } => {
+            let by = match by {
+                UsageBy::Function => "function",
+                UsageBy::Day => "day",
+            };
+            commands::usage(&endpoint.endpoint, since.as_deref(), by).await
         }
         Command::Delete { name, endpoint } => commands::delete(&endpoint.endpoint, &name).await,
     }

@@ -41,6 +41,21 @@ pub struct Config {
     pub async_retry_delay: Duration,
     /// Memory the host gives sandboxes in all (sum of their MemorySize).
     pub capacity_mib: u64,
+    /// Prices for the cost estimate of `lamina usage`.
+    pub prices: Prices,
+}
+
+/// Lambda's public list prices (x86, us-east-1), overridable.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prices {
+    pub per_gb_second: f64,
+    pub per_million_requests: f64,
+}
+
+impl Default for Prices {
+    fn default() -> Self {
+        Self { per_gb_second: 0.000_016_666_7, per_million_requests: 0.20 }
+    }
 }
 
 impl Config {
@@ -57,6 +72,7 @@ impl Config {
             account_concurrency: DEFAULT_ACCOUNT_CONCURRENCY,
             async_retry_delay: Duration::from_secs(DEFAULT_ASYNC_RETRY_DELAY_SECS),
             capacity_mib: default_capacity_mib(),
+            prices: Prices::default(),
         }
     }
 

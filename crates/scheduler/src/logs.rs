@@ -6,7 +6,8 @@ use base64::Engine;
 use bytes::Bytes;
 use lamina_core::function::log_group;
 use lamina_runtime::Outcome;
-use lamina_store::{LogEvent, Store};
+use lamina_store::{LogEvent, Store, Usage};
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,35 +40,53 @@ pub(crate) struct Report {
 }
 
 /// Writes log lines to the store from one background task, in order.
+/// What one invocation leaves behind: its log lines and its bill.
+struct Record {
+    events: Vec<LogEvent>,
+    usage: Usage,
+}
+
+/// Writes log lines and usage to the store from one background task, in order.
 pub(crate) struct Writer {
-    tx: mpsc::UnboundedSender<Vec<LogEvent>>,
+    tx: mpsc::UnboundedSender<Record>,
 }
 
 impl Writer {
     pub(crate) fn start(store: Arc<dyn Store>) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Vec<LogEvent>>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Record>();
         tokio::spawn(async move {
-            while let Some(mut batch) = rx.recv().await {
+            while let Some(first) = rx.recv().await {
                 // Gather for a moment: one transaction per batch, not per
                 // invocation, keeps the disk and a core out of the hot path.
+                let mut events = first.events;
+                let mut usage: HashMap<(String, String), Usage> = HashMap::new();
+                add_usage(&mut usage, first.usage);
                 let gather_until = tokio::time::Instant::now() + LOG_BATCH_WINDOW;
-                while batch.len() < LOG_BATCH_MAX {
+                while events.len() < LOG_BATCH_MAX {
                     match tokio::time::timeout_at(gather_until, rx.recv()).await {
-                        Ok(Some(more)) => batch.extend(more),
+                        Ok(Some(more)) => {
+                            events.extend(more.events);
+                            add_usage(&mut usage, more.usage);
+                        }
                         _ => break,
                     }
                 }
                 let store = store.clone();
-                let written = tokio::task::spawn_blocking(move || store.append_logs(&batch)).await;
+                let usage: Vec<Usage> = usage.into_values().collect();
+                let written = tokio::task::spawn_blocking(move || {
+                    store.append_logs(&events)?;
+                    store.record_usage(&usage)
+                })
+                .await;
                 if !matches!(written, Ok(Ok(()))) {
-                    tracing::error!("could not write function logs to the store");
+                    tracing::error!("could not write function logs and usage to the store");
                 }
             }
         });
         Self { tx }
     }
 
-    fn write(&self, function: &str, stream: &str, text: &str) {
+    fn write(&self, function: &str, stream: &str, text: &str, billed_ms: u64, memory_mib: u32) {
         let now = lamina_core::now_ms();
         let group = log_group(function);
         let events = text
@@ -80,8 +99,34 @@ impl Writer {
                 message: line.to_string(),
             })
             .collect();
-        let _ = self.tx.send(events);
+        let usage = Usage {
+            day: chrono::Utc::now().format("%Y-%m-%d").to_string(),
+            function: function.to_string(),
+            requests: 1,
+            billed_ms,
+            gb_seconds: billed_ms as f64 / 1000.0 * f64::from(memory_mib) / 1024.0,
+        };
+        let _ = self.tx.send(Record { events, usage });
     }
+}
+
+fn add_usage(totals: &mut HashMap<(String, String), Usage>, u: Usage) {
+    match totals.entry((u.day.clone(), u.function.clone())) {
+        std::collections::hash_map::Entry::Occupied(mut e) => {
+            let t = e.get_mut();
+            t.requests += u.requests;
+            t.billed_ms += u.billed_ms;
+            t.gb_seconds += u.gb_seconds;
+        }
+        std::collections::hash_map::Entry::Vacant(e) => {
+            e.insert(u);
+        }
+    }
+}
+
+/// Lambda bills in 1 ms steps, at least 1 ms.
+fn billed_ms(duration: Duration) -> u64 {
+    (duration.as_micros().div_ceil(1000) as u64).max(1)
 }
 
 fn error_payload(request_id: &str, error_type: &str, message: &str) -> Bytes {
@@ -120,7 +165,7 @@ pub(crate) fn finish(s: &Scheduler, req: &InvokeRequest, stream: &str, r: Report
     };
     let _ = writeln!(log, "END RequestId: {id}");
     let _ = writeln!(log, "{}", report_line(s, req, r.duration, r.init, r.memory_used));
-    s.log_writer.write(&req.version.name, stream, &log);
+    s.log_writer.write(&req.version.name, stream, &log, billed_ms(r.duration), req.version.memory_mib);
     InvokeResult {
         payload,
         function_error,
@@ -168,7 +213,7 @@ pub(crate) fn init_failure(s: &Scheduler, req: &InvokeRequest, failure: ColdFail
     let _ = writeln!(log, "START RequestId: {id} Version: {}", req.version.version);
     let _ = writeln!(log, "END RequestId: {id}");
     let _ = writeln!(log, "{}", report_line(s, req, Duration::ZERO, Some(elapsed), None));
-    s.log_writer.write(&req.version.name, &stream, &log);
+    s.log_writer.write(&req.version.name, &stream, &log, billed_ms(elapsed), req.version.memory_mib);
     InvokeResult {
         payload,
         function_error: Some("Unhandled"),
@@ -188,7 +233,7 @@ fn report_line(
     init: Option<Duration>,
     memory_used: Option<u64>,
 ) -> String {
-    let billed = (duration.as_micros().div_ceil(1000)).max(1);
+    let billed = billed_ms(duration);
     let used_mb = memory_used.map(|b| b.div_ceil(1024 * 1024)).unwrap_or(0);
     let mut line = format!(
         "REPORT RequestId: {}\tDuration: {:.2} ms\tBilled Duration: {billed} ms\tMemory Size: {} MB\tMax Memory Used: {used_mb} MB",

@@ -113,6 +113,7 @@ pub fn router(app: Arc<App>) -> Router {
     let lamina = Router::new()
         .route("/_lamina/health", get(misc::health))
         .route("/_lamina/status", get(misc::status))
+        .route("/_lamina/usage", get(misc::usage))
         .route("/metrics", get(misc::metrics))
         .route("/_lamina/code/{sha}", get(misc::code))
         .route("/_lamina/logs/{name}", get(misc::logs));

@@ -120,6 +120,56 @@ pub async fn code(State(app): State<Arc<App>>, Path(sha): Path<String>) -> ApiRe
 }
 
 #[derive(Debug, Deserialize)]
+pub struct UsageQuery {
+    /// First day (`YYYY-MM-DD`), default: 30 days ago.
+    since: Option<String>,
+    /// `function` (default) or `day`.
+    by: Option<String>,
+}
+
+/// `GET /_lamina/usage?since=YYYY-MM-DD&by=function|day`: requests, GB-seconds
+/// and a cost estimate at the configured prices.
+pub async fn usage(State(app): State<Arc<App>>, Query(q): Query<UsageQuery>) -> ApiResult<Json<serde_json::Value>> {
+    let since = match q.since {
+        Some(d) if chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").is_ok() => d,
+        Some(d) => return Err(AwsError::invalid_parameter(format!("since must be YYYY-MM-DD, got {d}")).into()),
+        None => (chrono::Utc::now() - chrono::Duration::days(30)).format("%Y-%m-%d").to_string(),
+    };
+    let by_day = match q.by.as_deref() {
+        None | Some("function") => false,
+        Some("day") => true,
+        Some(other) => return Err(AwsError::invalid_parameter(format!("by must be function or day, got {other}")).into()),
+    };
+    let rows = app.store.usage_since(&since).map_err(store_failure)?;
+    let prices = app.config.prices;
+    let mut groups: std::collections::BTreeMap<String, (u64, u64, f64)> = std::collections::BTreeMap::new();
+    for r in rows {
+        let key = if by_day { r.day } else { r.function };
+        let g = groups.entry(key).or_default();
+        g.0 += r.requests;
+        g.1 += r.billed_ms;
+        g.2 += r.gb_seconds;
+    }
+    let cost = |requests: u64, gb_s: f64| gb_s * prices.per_gb_second + requests as f64 / 1e6 * prices.per_million_requests;
+    let (mut total_requests, mut total_gb_s) = (0u64, 0f64);
+    let items: Vec<_> = groups
+        .into_iter()
+        .map(|(key, (requests, billed_ms, gb_s))| {
+            total_requests += requests;
+            total_gb_s += gb_s;
+            serde_json::json!({"key": key, "requests": requests, "billed_ms": billed_ms, "gb_seconds": gb_s, "cost_usd": cost(requests, gb_s)})
+        })
+        .collect();
+    Ok(Json(serde_json::json!({
+        "since": since,
+        "by": if by_day { "day" } else { "function" },
+        "prices": {"per_gb_second": prices.per_gb_second, "per_million_requests": prices.per_million_requests},
+        "items": items,
+        "total": {"requests": total_requests, "gb_seconds": total_gb_s, "cost_usd": cost(total_requests, total_gb_s)},
+    })))
+}
+
+#[derive(Debug, Deserialize)]
 pub struct LogsQuery {
     after: Option<i64>,
     limit: Option<usize>,

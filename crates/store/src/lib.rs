@@ -49,6 +49,18 @@ pub struct QueuedEvent {
     pub not_before_ms: i64,
 }
 
+/// Billing for a function on a day: requests, billed milliseconds and
+/// GB-seconds (billed duration × memory).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Usage {
+    /// `YYYY-MM-DD`, UTC.
+    pub day: String,
+    pub function: String,
+    pub requests: u64,
+    pub billed_ms: u64,
+    pub gb_seconds: f64,
+}
+
 /// One line of a function's log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogEvent {
@@ -113,6 +125,10 @@ pub trait Store: Send + Sync {
 
     /// Appends log lines.
     fn append_logs(&self, events: &[LogEvent]) -> Result<()>;
+    /// Adds to the usage ledger (one row per day and function).
+    fn record_usage(&self, usage: &[Usage]) -> Result<()>;
+    /// The ledger from `since_day` (`YYYY-MM-DD`) on, by day and function.
+    fn usage_since(&self, since_day: &str) -> Result<Vec<Usage>>;
     /// Log lines of a group after `after_id`, oldest first.
     fn read_logs(&self, group: &str, after_id: i64, limit: usize) -> Result<Vec<LogEvent>>;
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use lamina_core::{Alias, FunctionVersion, LATEST};
 
-use crate::{LogEvent, QueuedEvent, Result, Store, StoreError};
+use crate::{LogEvent, QueuedEvent, Result, Store, StoreError, Usage};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS functions (
@@ -60,6 +60,14 @@ CREATE TABLE IF NOT EXISTS log_events (
     message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS log_events_group ON log_events (grp, id);
+CREATE TABLE IF NOT EXISTS usage (
+    day TEXT NOT NULL,
+    function TEXT NOT NULL,
+    requests INTEGER NOT NULL,
+    billed_ms INTEGER NOT NULL,
+    gb_seconds REAL NOT NULL,
+    PRIMARY KEY (day, function)
+);
 ";
 
 pub struct SqliteStore {
@@ -397,6 +405,40 @@ impl Store for SqliteStore {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    fn record_usage(&self, usage: &[Usage]) -> Result<()> {
+        let mut conn = self.logs.lock();
+        let tx = conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO usage (day, function, requests, billed_ms, gb_seconds) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (day, function) DO UPDATE SET requests = requests + excluded.requests,
+                 billed_ms = billed_ms + excluded.billed_ms, gb_seconds = gb_seconds + excluded.gb_seconds",
+            )?;
+            for u in usage {
+                stmt.execute(params![u.day, u.function, u.requests as i64, u.billed_ms as i64, u.gb_seconds])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn usage_since(&self, since_day: &str) -> Result<Vec<Usage>> {
+        let conn = self.logs.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT day, function, requests, billed_ms, gb_seconds FROM usage WHERE day >= ?1 ORDER BY day, function",
+        )?;
+        let rows = stmt.query_map([since_day], |r| {
+            Ok(Usage {
+                day: r.get(0)?,
+                function: r.get(1)?,
+                requests: r.get::<_, i64>(2)? as u64,
+                billed_ms: r.get::<_, i64>(3)? as u64,
+                gb_seconds: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     fn read_logs(&self, group: &str, after_id: i64, limit: usize) -> Result<Vec<LogEvent>> {

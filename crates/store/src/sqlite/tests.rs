@@ -131,3 +131,15 @@ fn settings_are_per_function_and_go_with_it() {
     s.delete_function("f").unwrap();
     assert!(s.settings_with_prefix("").unwrap().is_empty());
 }
+
+#[test]
+fn usage_adds_up_per_day_and_function() {
+    let s = SqliteStore::in_memory().unwrap();
+    let u = |day: &str, f: &str, ms: u64| Usage { day: day.into(), function: f.into(), requests: 1, billed_ms: ms, gb_seconds: ms as f64 / 1000.0 * 0.125 };
+    s.record_usage(&[u("2026-11-22", "a", 10), u("2026-11-23", "a", 5)]).unwrap();
+    s.record_usage(&[u("2026-11-23", "a", 7), u("2026-11-23", "b", 1)]).unwrap();
+    let rows = s.usage_since("2026-11-23").unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!((rows[0].function.as_str(), rows[0].requests, rows[0].billed_ms), ("a", 2, 12));
+    assert!((rows[0].gb_seconds - 0.0015).abs() < 1e-12);
+}
