@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod provisioned;
 pub mod resolve;
 mod sandbox;
+pub mod series;
 
 use bytes::Bytes;
 use lamina_core::{Config, FunctionVersion};
@@ -105,6 +106,7 @@ pub struct Scheduler {
     cache: resolve::Cache,
     queue_wake: tokio::sync::Notify,
     pub metrics: metrics::Metrics,
+    pub series: series::Series,
 }
 
 impl Scheduler {
@@ -127,6 +129,7 @@ impl Scheduler {
             cache: resolve::Cache::default(),
             queue_wake: tokio::sync::Notify::new(),
             metrics: metrics::Metrics::new(),
+            series: series::Series::default(),
         });
         tokio::spawn(reaper(Arc::downgrade(&me)));
         me.restore_settings();
@@ -174,6 +177,7 @@ impl Scheduler {
             }
             Err(InvokeError::Throttled { reason }) => {
                 self.metrics.throttles.with_label_values(&[v.name.as_str(), reason]).inc();
+                self.series.throttle(&v.name);
             }
             Err(_) => {}
         }
@@ -182,6 +186,7 @@ impl Scheduler {
 
     async fn run_invocation(&self, req: &InvokeRequest) -> Result<InvokeResult, InvokeError> {
         let _permit = self.concurrency.admit(&req.version.name).map_err(|reason| InvokeError::Throttled { reason })?;
+        self.series.concurrency(&req.version.name, self.concurrency.running(&req.version.name));
         let key = PoolKey::of(&req.version);
         let (mut warm, init) = match self.take_idle(&key).await {
             Some(w) => (w, None),
@@ -199,6 +204,7 @@ impl Scheduler {
         let (result, reusable, duration) = warm.run(self, req, init).await;
         let labels = [req.version.name.as_str(), req.version.version.as_str()];
         self.metrics.duration.with_label_values(&labels).observe(duration.as_secs_f64());
+        self.series.invocation(&req.version.name, duration, result.function_error.is_some());
         if let Some(init) = init {
             self.metrics.cold_starts.with_label_values(&labels).inc();
             self.metrics.init_duration.with_label_values(&labels).observe(init.as_secs_f64());
@@ -292,6 +298,7 @@ impl Scheduler {
     /// Forgets everything about a deleted function, provisioned sandboxes included.
     pub fn forget_function(self: &Arc<Self>, name: &str) {
         self.cache.forget(name);
+        self.series.forget(name);
         let qualifiers: Vec<String> =
             self.provisioned_qualifiers(name);
         for q in qualifiers {

@@ -114,6 +114,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/_lamina/health", get(misc::health))
         .route("/_lamina/status", get(misc::status))
         .route("/_lamina/usage", get(misc::usage))
+        .route("/_lamina/series", get(misc::series))
         .route("/metrics", get(misc::metrics))
         .route("/_lamina/code/{sha}", get(misc::code))
         .route("/_lamina/logs/{name}", get(misc::logs));
@@ -150,7 +151,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, router(app))
+    axum::serve(listener, router(app).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(StartError::Serve)?;

@@ -170,6 +170,19 @@ pub async fn usage(State(app): State<Arc<App>>, Query(q): Query<UsageQuery>) -> 
 }
 
 #[derive(Debug, Deserialize)]
+pub struct SeriesQuery {
+    function: Option<String>,
+    minutes: Option<usize>,
+}
+
+/// `GET /_lamina/series?function=NAME&minutes=60`: per-minute points for
+/// the console's charts (all functions when `function` is absent).
+pub async fn series(State(app): State<Arc<App>>, Query(q): Query<SeriesQuery>) -> Json<serde_json::Value> {
+    let points = app.scheduler.series.points(q.function.as_deref(), q.minutes.unwrap_or(60));
+    Json(serde_json::json!({ "period_secs": 60, "points": points }))
+}
+
+#[derive(Debug, Deserialize)]
 pub struct LogsQuery {
     after: Option<i64>,
     limit: Option<usize>,
