@@ -126,11 +126,13 @@ pub fn router(app: Arc<App>) -> Router {
     // Services with paths of their own, merged by path.
     let gateway = lamina_gateway::router(app.scheduler.clone());
     let mappings = lamina_queue::event_source_mappings_router(app.scheduler.clone());
+    let schedules = lamina_schedule::router(app.scheduler.clone());
     lambda
         .merge(lamina)
         .with_state(app)
         .merge(gateway)
         .merge(mappings)
+        .merge(schedules)
         .fallback(misc::unknown)
         .method_not_allowed_fallback(misc::unknown)
         .layer(axum::middleware::from_fn_with_state(services, front_door::dispatch))
