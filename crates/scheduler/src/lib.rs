@@ -107,6 +107,15 @@ pub struct Scheduler {
     queue_wake: tokio::sync::Notify,
     pub metrics: metrics::Metrics,
     pub series: series::Series,
+    /// Where DeadLetterConfig targets are delivered (set once by the server).
+    pub dead_letter_sink: std::sync::OnceLock<Arc<dyn DeadLetterSink>>,
+}
+
+/// Delivers a failed asynchronous event to a dead-letter target (an SQS
+/// queue or SNS topic ARN), implemented by the service that owns it.
+pub trait DeadLetterSink: Send + Sync {
+    /// `error` is Lambda's ErrorCode attribute (`Unhandled`, ...).
+    fn send(&self, target_arn: &str, request_id: &str, error: &str, payload: &[u8]) -> Result<(), String>;
 }
 
 impl Scheduler {
@@ -130,6 +139,7 @@ impl Scheduler {
             queue_wake: tokio::sync::Notify::new(),
             metrics: metrics::Metrics::new(),
             series: series::Series::default(),
+            dead_letter_sink: std::sync::OnceLock::new(),
         });
         tokio::spawn(reaper(Arc::downgrade(&me)));
         me.restore_settings();
