@@ -132,7 +132,7 @@ async fn deliver(s: &Scheduler, event: QueuedEvent, retry_delay: Duration) {
     if now - event.enqueued_ms > config.max_age_ms() {
         tracing::warn!(request_id = %event.request_id, function = %event.function, "async event too old; discarded");
         send_record(s, &event, &config, "EventAgeExceeded", None);
-        send_to_dead_letter(s, &event, "EventAgeExceeded");
+        send_to_dead_letter(s, &event, "EventAgeExceeded").await;
         return done(&event);
     }
     s.metrics
@@ -157,13 +157,13 @@ async fn deliver(s: &Scheduler, event: QueuedEvent, retry_delay: Duration) {
         Attempt::Failed(r) => {
             tracing::warn!(request_id = %event.request_id, function = %event.function, "async invocation failed after all retries");
             send_record(s, &event, &config, "RetriesExhausted", Some(&r));
-            send_to_dead_letter(s, &event, "Unhandled");
+            send_to_dead_letter(s, &event, "Unhandled").await;
             done(&event);
         }
         Attempt::NotRun(why) if zero_reserved => {
             tracing::warn!(request_id = %event.request_id, reason = %why, "async event cannot run");
             send_record(s, &event, &config, "RetriesExhausted", None);
-            send_to_dead_letter(s, &event, "Throttled");
+            send_to_dead_letter(s, &event, "Throttled").await;
             done(&event);
         }
         Attempt::NotRun(why) => {
@@ -175,12 +175,12 @@ async fn deliver(s: &Scheduler, event: QueuedEvent, retry_delay: Duration) {
 
 /// Hands a finally failed event to the function's dead-letter queue
 /// (DeadLetterConfig.TargetArn), through the sink the server installed.
-fn send_to_dead_letter(s: &Scheduler, event: &QueuedEvent, error: &str) {
+async fn send_to_dead_letter(s: &Scheduler, event: &QueuedEvent, error: &str) {
     let Ok(resolved) = s.resolve(&event.function, event.qualifier.as_deref()) else { return };
     let Some(arn) = resolved.version.dead_letter_arn.clone() else { return };
     match s.dead_letter_sink.get() {
         Some(sink) => {
-            if let Err(e) = sink.send(&arn, &event.request_id, error, &event.payload) {
+            if let Err(e) = sink.send(&arn, &event.request_id, error, &event.payload).await {
                 tracing::error!(dead_letter = %arn, error = %e, "could not send the event to its dead-letter queue");
             }
         }

@@ -114,8 +114,15 @@ pub struct Scheduler {
 /// Delivers a failed asynchronous event to a dead-letter target (an SQS
 /// queue or SNS topic ARN), implemented by the service that owns it.
 pub trait DeadLetterSink: Send + Sync {
-    /// `error` is Lambda's ErrorCode attribute (`Unhandled`, ...).
-    fn send(&self, target_arn: &str, request_id: &str, error: &str, payload: &[u8]) -> Result<(), String>;
+    /// Resolves once the target holds the event durably. `error` is
+    /// Lambda's ErrorCode message attribute (`Unhandled`, ...).
+    fn send<'a>(
+        &'a self,
+        target_arn: &'a str,
+        request_id: &'a str,
+        error: &'a str,
+        payload: &'a [u8],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
 }
 
 impl Scheduler {

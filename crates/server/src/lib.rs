@@ -118,6 +118,12 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(misc::metrics))
         .route("/_lamina/code/{sha}", get(misc::code))
         .route("/_lamina/logs/{name}", get(misc::logs));
+    match lamina_queue::Service::for_scheduler(&app.scheduler) {
+        Ok(queues) => {
+            let _ = app.scheduler.dead_letter_sink.set(Arc::new(lamina_queue::DeadLetters(queues.engine.clone())));
+        }
+        Err(e) => tracing::error!(error = %e, "queue service unavailable: dead-letter queues will not receive events"),
+    }
     let services = Arc::new(front_door::Services {
         logs: lamina_observe::router(app.scheduler.clone()),
         sqs: lamina_queue::router(app.scheduler.clone()),

@@ -165,3 +165,39 @@ pub fn event_source_mappings_router(scheduler: Arc<Scheduler>) -> Router {
         )
         .with_state(svc.mappings.clone())
 }
+
+/// Delivers failed asynchronous invocations to an SQS dead-letter queue
+/// (a function's DeadLetterConfig.TargetArn), with Lambda's message
+/// attributes RequestID and ErrorCode.
+pub struct DeadLetters(pub Arc<Engine>);
+
+impl lamina_scheduler::DeadLetterSink for DeadLetters {
+    fn send<'a>(
+        &'a self,
+        target_arn: &'a str,
+        request_id: &'a str,
+        error: &'a str,
+        payload: &'a [u8],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            let queue = self.0.queue_by_arn(target_arn).ok_or_else(|| format!("no queue {target_arn}"))?;
+            let attr = |v: &str| model::AttrValue { data_type: "String".into(), string_value: Some(v.into()), binary_value: None };
+            let mut attributes = model::Attributes::new();
+            attributes.insert("RequestID".into(), attr(request_id));
+            attributes.insert("ErrorCode".into(), attr(error));
+            let input = engine::SendInput {
+                body: String::from_utf8_lossy(payload).into_owned(),
+                delay_secs: None,
+                attributes,
+                trace_header: None,
+                group_id: None,
+                dedup_id: None,
+            };
+            match self.0.send(&queue, vec![input]).await.into_iter().next() {
+                Some(Ok(_)) => Ok(()),
+                Some(Err(e)) => Err(e.to_string()),
+                None => Err("queue gave no answer".into()),
+            }
+        })
+    }
+}
