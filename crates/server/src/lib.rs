@@ -139,6 +139,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(gateway)
         .merge(mappings)
         .merge(schedules)
+        .merge(lamina_console::router())
         .fallback(misc::unknown)
         .method_not_allowed_fallback(misc::unknown)
         .layer(axum::middleware::from_fn_with_state(services, front_door::dispatch))
