@@ -3,7 +3,7 @@
 //!
 //! - [`names`]: function names, qualifiers and ARNs in every form Lambda
 //!   accepts (`fn`, `fn:alias`, full and partial ARNs), validated once here.
-//! - [`function`]: [`FunctionVersion`] (one immutable configuration plus code)
+//! - [`function`][]: [`FunctionVersion`](function::FunctionVersion) (one immutable configuration plus code)
 //!   and [`Alias`], with the validation rules of CreateFunction and friends and
 //!   their rendering as Lambda's `FunctionConfiguration`.
 //! - [`runtime`]: the runtimes Lamina runs and how each one starts.

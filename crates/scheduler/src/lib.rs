@@ -208,7 +208,7 @@ impl Scheduler {
         let (mut warm, init) = match self.take_idle(&key).await {
             Some(w) => (w, None),
             None => match self.lease_memory(&key, u64::from(req.version.memory_mib)).await? {
-                Room::Idle(w) => (w, None),
+                Room::Idle(w) => (*w, None),
                 Room::Lease(lease) => {
                     let started = Instant::now();
                     match sandbox::cold_start(self, &req.version, lease, sandbox::InitType::OnDemand).await {
@@ -249,7 +249,7 @@ impl Scheduler {
                 return Ok(Room::Lease(lease));
             }
             if let Some(warm) = self.take_idle(key).await {
-                return Ok(Room::Idle(warm));
+                return Ok(Room::Idle(Box::new(warm)));
             }
             if self.evict_least_recently_used() {
                 continue;
@@ -372,7 +372,7 @@ impl Scheduler {
 /// What waiting for memory gave: room for a new sandbox, or an idle one.
 enum Room {
     Lease(limits::MemoryLease),
-    Idle(Warm),
+    Idle(Box<Warm>),
 }
 
 /// The store setting holding a function's reserved concurrency.

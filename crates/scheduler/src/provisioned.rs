@@ -52,9 +52,12 @@ impl Drop for Member {
     }
 }
 
+/// (function, qualifier) → its configuration and live-sandbox count.
+type Slots = HashMap<(String, String), (ProvisionedConfig, Arc<Slot>)>;
+
 #[derive(Default)]
 pub(crate) struct Registry {
-    slots: Mutex<HashMap<(String, String), (ProvisionedConfig, Arc<Slot>)>>,
+    slots: Mutex<Slots>,
 }
 
 impl Scheduler {
