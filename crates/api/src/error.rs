@@ -76,7 +76,11 @@ impl AwsError {
 
     /// Whether the caller is at fault (AWS's `Type: User`) or the service is.
     pub fn fault(&self) -> &'static str {
-        if self.status >= 500 { "Service" } else { "User" }
+        if self.status >= 500 {
+            "Service"
+        } else {
+            "User"
+        }
     }
 
     /// The JSON body for this error.

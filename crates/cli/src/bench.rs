@@ -185,7 +185,12 @@ async fn invoke_once(client: &HttpClient, url: &hyper::Uri) -> anyhow::Result<()
 }
 
 /// Warm runs for every client count in `counts`.
-async fn warm_runs(url: &hyper::Uri, counts: &[usize], duration: Duration, warmup: Duration) -> anyhow::Result<Vec<Run>> {
+async fn warm_runs(
+    url: &hyper::Uri,
+    counts: &[usize],
+    duration: Duration,
+    warmup: Duration,
+) -> anyhow::Result<Vec<Run>> {
     let mut runs = Vec::new();
     for &c in counts {
         runs.push(warm(url, c, duration, warmup).await?);
@@ -239,7 +244,14 @@ fn print_row(case: &str, samples: &[Duration], rate: Option<f64>) {
 /// A configuration change retires the warm sandboxes: the next invoke is cold.
 async fn retire_sandboxes(endpoint: &str, name: &str, round: &str) -> anyhow::Result<()> {
     let body = serde_json::json!({"Environment": {"Variables": {"BENCH_ROUND": round}}});
-    call(endpoint, Method::PUT, &format!("/2015-03-31/functions/{name}/configuration"), &[], Bytes::from(body.to_string())).await?;
+    call(
+        endpoint,
+        Method::PUT,
+        &format!("/2015-03-31/functions/{name}/configuration"),
+        &[],
+        Bytes::from(body.to_string()),
+    )
+    .await?;
     Ok(())
 }
 
@@ -312,7 +324,8 @@ async fn cold_starts(endpoint: &str, name: &str) -> anyhow::Result<u64> {
 type Function = (&'static str, &'static str, &'static str, Vec<u8>);
 
 fn lamina_functions(bootstrap: Option<&Path>) -> anyhow::Result<Vec<Function>> {
-    let mut functions = vec![("python3.12", "bench-python-noop", "app.handler", zip(&[("app.py", PYTHON_NOOP.as_bytes(), 0o644)])?)];
+    let mut functions =
+        vec![("python3.12", "bench-python-noop", "app.handler", zip(&[("app.py", PYTHON_NOOP.as_bytes(), 0o644)])?)];
     match bootstrap {
         Some(bootstrap) => {
             let bytes = std::fs::read(bootstrap).with_context(|| format!("reading {}", bootstrap.display()))?;
@@ -425,7 +438,10 @@ impl Emulator {
         let group = format!("-{pid}");
         let _ = std::process::Command::new("kill").args(["-TERM", "--", &group]).status();
         std::thread::sleep(Duration::from_millis(200));
-        let _ = std::process::Command::new("kill").args(["-KILL", "--", &group]).stderr(std::process::Stdio::null()).status();
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(std::process::Stdio::null())
+            .status();
         let _ = self.child.start_kill();
     }
 }
@@ -440,7 +456,8 @@ impl Drop for Emulator {
 /// the directory holding it.
 fn find_cargo_lambda() -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    let venvs = [std::env::var_os("VIRTUAL_ENV").map(|v| PathBuf::from(v).join("bin")), Some(PathBuf::from(".venv/bin"))];
+    let venvs =
+        [std::env::var_os("VIRTUAL_ENV").map(|v| PathBuf::from(v).join("bin")), Some(PathBuf::from(".venv/bin"))];
     std::env::split_paths(&path)
         .chain(venvs.into_iter().flatten())
         .find(|dir| dir.join("cargo-lambda").is_file())
@@ -464,7 +481,8 @@ async fn binary_name(dir: &Path) -> anyhow::Result<String> {
         bail!("cargo metadata failed in {}: {}", dir.display(), String::from_utf8_lossy(&out.stderr));
     }
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).context("parsing cargo metadata")?;
-    let targets = meta["packages"].as_array().into_iter().flatten().flat_map(|p| p["targets"].as_array().into_iter().flatten());
+    let targets =
+        meta["packages"].as_array().into_iter().flatten().flat_map(|p| p["targets"].as_array().into_iter().flatten());
     for target in targets {
         let is_bin = target["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "bin"));
         if let (true, Some(name)) = (is_bin, target["name"].as_str()) {
@@ -483,7 +501,10 @@ async fn start_emulator(tool_dir: &Path, dir: &Path, concurrency: usize) -> anyh
     let target_dir = std::env::temp_dir().join("lamina-bench-cargo-lambda");
     let log = std::env::temp_dir().join(format!("lamina-bench-cargo-lambda-{port}.log"));
     let log_file = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-    let path = std::env::join_paths(std::iter::once(tool_dir.to_path_buf()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())))?;
+    let path = std::env::join_paths(
+        std::iter::once(tool_dir.to_path_buf())
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )?;
     let child = tokio::process::Command::new("cargo")
         .args(["lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", &port.to_string()])
         .args(["--release", "--quiet", "--ignore-changes", "--concurrency", &concurrency.to_string()])
@@ -518,14 +539,24 @@ async fn wait_emulator(emulator: &mut Emulator) -> anyhow::Result<hyper::Uri> {
     eprintln!("(cargo-lambda: first invoke compiles {} in release mode; this can take minutes)", emulator.function);
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     match tokio::time::timeout(EMULATOR_FIRST_INVOKE, invoke_once(&client, &url)).await {
-        Ok(result) => result.with_context(|| format!("first invoke on cargo lambda watch; see {}", emulator.log.display()))?,
-        Err(_) => bail!("cargo lambda watch did not answer within {:?}; see {}", EMULATOR_FIRST_INVOKE, emulator.log.display()),
+        Ok(result) => {
+            result.with_context(|| format!("first invoke on cargo lambda watch; see {}", emulator.log.display()))?
+        }
+        Err(_) => bail!(
+            "cargo lambda watch did not answer within {:?}; see {}",
+            EMULATOR_FIRST_INVOKE,
+            emulator.log.display()
+        ),
     }
     Ok(url)
 }
 
 /// Measures the emulator; returns its runs and the binary it built.
-async fn bench_cargo_lambda(dir: &Path, counts: &[usize], duration: Duration) -> anyhow::Result<Option<(Vec<Run>, PathBuf)>> {
+async fn bench_cargo_lambda(
+    dir: &Path,
+    counts: &[usize],
+    duration: Duration,
+) -> anyhow::Result<Option<(Vec<Run>, PathBuf)>> {
     let Some(tool_dir) = find_cargo_lambda() else {
         println!("note: cargo-lambda not found (on PATH, $VIRTUAL_ENV/bin or ./.venv/bin): skipping the cargo-lambda column.");
         println!("      Install it with `pip install cargo-lambda`.");
@@ -536,7 +567,10 @@ async fn bench_cargo_lambda(dir: &Path, counts: &[usize], duration: Duration) ->
     let url = wait_emulator(&mut emulator).await?;
     let runs = warm_runs(&url, counts, duration, EMULATOR_WARMUP).await?;
     emulator.stop();
-    println!("== cargo-lambda {} (cargo lambda watch --release --concurrency {concurrency})", tool_dir.join("cargo-lambda").display());
+    println!(
+        "== cargo-lambda {} (cargo lambda watch --release --concurrency {concurrency})",
+        tool_dir.join("cargo-lambda").display()
+    );
     print_header();
     for run in &runs {
         print_row(&format!("rust warm, {} client(s)", run.clients), &run.samples, Some(run.rate()));
@@ -552,7 +586,8 @@ async fn bench_cargo_lambda(dir: &Path, counts: &[usize], duration: Duration) ->
 /// ACK of the headers); botocore itself sets TCP_NODELAY.
 async fn boto3_style(url: &hyper::Uri, nodelay: bool, duration: Duration) -> anyhow::Result<Vec<Duration>> {
     let authority = url.authority().context("URL without host")?.as_str();
-    let mut stream = tokio::net::TcpStream::connect(authority).await.with_context(|| format!("connecting to {authority}"))?;
+    let mut stream =
+        tokio::net::TcpStream::connect(authority).await.with_context(|| format!("connecting to {authority}"))?;
     stream.set_nodelay(nodelay)?;
     let head = boto3_head(authority, url.path(), EVENT.len());
     let mut buf = Vec::new();
@@ -569,7 +604,12 @@ async fn boto3_style(url: &hyper::Uri, nodelay: bool, duration: Duration) -> any
     Ok(samples)
 }
 
-async fn boto3_invoke(stream: &mut tokio::net::TcpStream, head: &str, buf: &mut Vec<u8>, url: &hyper::Uri) -> anyhow::Result<()> {
+async fn boto3_invoke(
+    stream: &mut tokio::net::TcpStream,
+    head: &str,
+    buf: &mut Vec<u8>,
+    url: &hyper::Uri,
+) -> anyhow::Result<()> {
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(EVENT).await?;
     let status = read_response(stream, buf).await?;
@@ -617,18 +657,18 @@ fn parse_response(buf: &[u8]) -> anyhow::Result<Option<(u16, usize)>> {
     };
     let head = std::str::from_utf8(&buf[..head_end]).context("response head is not UTF-8")?;
     let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .context("bad status line")?;
+    let status =
+        lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).context("bad status line")?;
     let mut content_length = None;
     for line in lines {
         let Some((name, value)) = line.split_once(':') else { continue };
         if name.eq_ignore_ascii_case("content-length") {
             content_length = Some(value.trim().parse::<usize>().context("bad Content-Length")?);
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            bail!("the boto3-style client only reads Content-Length responses, got Transfer-Encoding: {}", value.trim());
+            bail!(
+                "the boto3-style client only reads Content-Length responses, got Transfer-Encoding: {}",
+                value.trim()
+            );
         }
     }
     let total = head_end + content_length.unwrap_or(0);
@@ -738,7 +778,11 @@ fn print_table(clients: &[usize], floor: &[Run], lamina: Option<&[Run]>, cargo_l
         let top = Row::Throughput(top);
         if let (Some(l), Some(c)) = (cell(lamina, &top), cell(cargo_lambda, &top)) {
             let verdict = if l >= 3.0 * c { "meets" } else { "MISSES" };
-            println!("Lamina serves {:.2}× cargo-lambda's throughput with {} clients: {verdict} the ≥ 3× target.", l / c, top.clients());
+            println!(
+                "Lamina serves {:.2}× cargo-lambda's throughput with {} clients: {verdict} the ≥ 3× target.",
+                l / c,
+                top.clients()
+            );
         }
     }
 }

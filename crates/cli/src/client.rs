@@ -15,7 +15,13 @@ pub struct Reply {
 }
 
 /// Sends one request; non-2xx answers become errors naming AWS's error type.
-pub async fn call(endpoint: &str, method: Method, path: &str, headers: &[(&str, &str)], body: Bytes) -> anyhow::Result<Reply> {
+pub async fn call(
+    endpoint: &str,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> anyhow::Result<Reply> {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let url = format!("{}{}", endpoint.trim_end_matches('/'), path);
     let mut req = Request::builder().method(method).uri(&url).header("content-type", "application/json");

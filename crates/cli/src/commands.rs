@@ -71,11 +71,23 @@ pub async fn create(
     });
     let reply = call(endpoint, Method::POST, "/2015-03-31/functions", &[], Bytes::from(body.to_string())).await?;
     let v: serde_json::Value = serde_json::from_slice(&reply.body)?;
-    println!("created {} ({} bytes of code, sha256 {})", v["FunctionArn"].as_str().unwrap_or(name), zip.len(), v["CodeSha256"].as_str().unwrap_or("?"));
+    println!(
+        "created {} ({} bytes of code, sha256 {})",
+        v["FunctionArn"].as_str().unwrap_or(name),
+        zip.len(),
+        v["CodeSha256"].as_str().unwrap_or("?")
+    );
     Ok(())
 }
 
-pub async fn invoke(endpoint: &str, name: &str, payload: &str, qualifier: Option<&str>, is_async: bool, log: bool) -> anyhow::Result<()> {
+pub async fn invoke(
+    endpoint: &str,
+    name: &str,
+    payload: &str,
+    qualifier: Option<&str>,
+    is_async: bool,
+    log: bool,
+) -> anyhow::Result<()> {
     let payload = match payload.strip_prefix('@') {
         Some(file) => std::fs::read(file).with_context(|| format!("reading {file}"))?,
         None => payload.as_bytes().to_vec(),
@@ -136,7 +148,8 @@ pub async fn list(endpoint: &str) -> anyhow::Result<()> {
 pub async fn logs(endpoint: &str, name: &str, follow: bool) -> anyhow::Result<()> {
     let mut after = 0i64;
     loop {
-        let reply = call(endpoint, Method::GET, &format!("/_lamina/logs/{name}?after={after}"), &[], Bytes::new()).await?;
+        let reply =
+            call(endpoint, Method::GET, &format!("/_lamina/logs/{name}?after={after}"), &[], Bytes::new()).await?;
         let v: serde_json::Value = serde_json::from_slice(&reply.body)?;
         let events = v["events"].as_array().cloned().unwrap_or_default();
         for e in &events {
@@ -165,8 +178,12 @@ pub async fn usage(endpoint: &str, since: Option<&str>, by: &str) -> anyhow::Res
     }
     let reply = call(endpoint, Method::GET, &path, &[], Bytes::new()).await?;
     let v: serde_json::Value = serde_json::from_slice(&reply.body)?;
-    println!("usage since {} (prices: ${}/GB-s, ${}/1M requests)", v["since"].as_str().unwrap_or("?"),
-        v["prices"]["per_gb_second"], v["prices"]["per_million_requests"]);
+    println!(
+        "usage since {} (prices: ${}/GB-s, ${}/1M requests)",
+        v["since"].as_str().unwrap_or("?"),
+        v["prices"]["per_gb_second"],
+        v["prices"]["per_million_requests"]
+    );
     println!("{:<40} {:>10} {:>14} {:>12}", by.to_uppercase(), "REQUESTS", "GB-SECONDS", "COST USD");
     for item in v["items"].as_array().into_iter().flatten() {
         println!(
@@ -178,6 +195,12 @@ pub async fn usage(endpoint: &str, since: Option<&str>, by: &str) -> anyhow::Res
         );
     }
     let t = &v["total"];
-    println!("{:<40} {:>10} {:>14.6} {:>12.6}", "TOTAL", t["requests"], t["gb_seconds"].as_f64().unwrap_or(0.0), t["cost_usd"].as_f64().unwrap_or(0.0));
+    println!(
+        "{:<40} {:>10} {:>14.6} {:>12.6}",
+        "TOTAL",
+        t["requests"],
+        t["gb_seconds"].as_f64().unwrap_or(0.0),
+        t["cost_usd"].as_f64().unwrap_or(0.0)
+    );
     Ok(())
 }

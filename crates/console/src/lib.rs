@@ -202,7 +202,11 @@ mod tests {
                 if path.is_empty() || path.ends_with('/') {
                     continue;
                 }
-                assert!(ASSETS.iter().any(|a| a.path == path), "{} refers to {path}, which is not embedded", asset.path);
+                assert!(
+                    ASSETS.iter().any(|a| a.path == path),
+                    "{} refers to {path}, which is not embedded",
+                    asset.path
+                );
             }
         }
     }

@@ -86,9 +86,12 @@ impl Config {
 pub fn default_capacity_mib() -> u64 {
     let total_kib = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|m| m.lines().find_map(|l| l.strip_prefix("MemTotal:").map(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())))
+        .and_then(|m| {
+            m.lines().find_map(|l| {
+                l.strip_prefix("MemTotal:").map(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+        })
         .flatten()
         .unwrap_or(4 * 1024 * 1024);
     total_kib / 1024 * 3 / 4
 }
-

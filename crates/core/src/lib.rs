@@ -34,8 +34,5 @@ pub fn now_ms() -> i64 {
 
 /// Lambda's timestamp format: `2018-11-27T15:10:45.123+0000`.
 pub fn lambda_timestamp(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%S%.3f%z")
-        .to_string()
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().format("%Y-%m-%dT%H:%M:%S%.3f%z").to_string()
 }

@@ -65,7 +65,11 @@ pub fn validate_name(name: &str) -> Result<(), Invalid> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok { Ok(()) } else { Err(invalid_name(name)) }
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid_name(name))
+    }
 }
 
 /// A version (`$LATEST`, digits) or alias name (`[a-zA-Z0-9-_]`, not only digits).

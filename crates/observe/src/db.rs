@@ -65,14 +65,8 @@ pub struct Position {
 }
 
 impl Position {
-    pub const START: Position = Position {
-        ts: i64::MIN,
-        id: i64::MIN,
-    };
-    pub const END: Position = Position {
-        ts: i64::MAX,
-        id: i64::MAX,
-    };
+    pub const START: Position = Position { ts: i64::MIN, id: i64::MIN };
+    pub const END: Position = Position { ts: i64::MAX, id: i64::MAX };
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -85,10 +79,7 @@ pub struct Event {
 
 impl Event {
     pub fn position(&self) -> Position {
-        Position {
-            ts: self.ts,
-            id: self.id,
-        }
+        Position { ts: self.ts, id: self.id }
     }
 }
 
@@ -133,10 +124,7 @@ pub struct TimeRange {
 }
 
 impl TimeRange {
-    pub const ALL: TimeRange = TimeRange {
-        start: i64::MIN,
-        end: i64::MAX,
-    };
+    pub const ALL: TimeRange = TimeRange { start: i64::MIN, end: i64::MAX };
 }
 
 pub struct LogDb {
@@ -155,11 +143,7 @@ impl LogDb {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Self {
-            path: path.to_path_buf(),
-            writer: Mutex::new(conn),
-            readers: Mutex::new(Vec::new()),
-        })
+        Ok(Self { path: path.to_path_buf(), writer: Mutex::new(conn), readers: Mutex::new(Vec::new()) })
     }
 
     /// Runs `f` on a read-only connection from a small pool, so that long
@@ -193,14 +177,7 @@ impl LogDb {
 
     pub fn group(&self, name: &str) -> DbResult<Option<Group>> {
         self.refresh()?;
-        self.read(|c| {
-            c.query_row(
-                &format!("{GROUP_SELECT} WHERE g.name = ?1"),
-                params![name],
-                group_row,
-            )
-            .optional()
-        })
+        self.read(|c| c.query_row(&format!("{GROUP_SELECT} WHERE g.name = ?1"), params![name], group_row).optional())
     }
 
     /// Groups by name, after `after`, whose name starts with `prefix` or
@@ -219,12 +196,7 @@ impl LogDb {
                  AND instr(lower(g.name), lower(?3)) > 0 ORDER BY g.name LIMIT ?4"
             ))?;
             let rows = stmt.query_map(
-                params![
-                    after.unwrap_or(""),
-                    prefix.unwrap_or(""),
-                    pattern.unwrap_or(""),
-                    limit as i64
-                ],
+                params![after.unwrap_or(""), prefix.unwrap_or(""), pattern.unwrap_or(""), limit as i64],
                 group_row,
             )?;
             rows.collect()
@@ -246,8 +218,7 @@ impl LogDb {
     pub fn delete_group(&self, name: &str) -> DbResult<bool> {
         self.refresh()?;
         let conn = self.writer.lock();
-        let existed =
-            conn.execute("DELETE FROM observe_groups WHERE name = ?1", params![name])? == 1;
+        let existed = conn.execute("DELETE FROM observe_groups WHERE name = ?1", params![name])? == 1;
         conn.execute("DELETE FROM observe_streams WHERE grp = ?1", params![name])?;
         while conn.execute(
             "DELETE FROM log_events WHERE id IN (SELECT id FROM log_events WHERE grp = ?1 LIMIT ?2)",
@@ -261,10 +232,7 @@ impl LogDb {
     pub fn set_retention(&self, name: &str, days: Option<i64>) -> DbResult<bool> {
         self.refresh()?;
         let conn = self.writer.lock();
-        let n = conn.execute(
-            "UPDATE observe_groups SET retention_days = ?2 WHERE name = ?1",
-            params![name, days],
-        )?;
+        let n = conn.execute("UPDATE observe_groups SET retention_days = ?2 WHERE name = ?1", params![name, days])?;
         Ok(n == 1)
     }
 
@@ -283,14 +251,10 @@ impl LogDb {
         let (cmp, dir) = match (order, descending) {
             (StreamOrder::Name, false) => ("name > ?3", "name"),
             (StreamOrder::Name, true) => ("name < ?3", "name DESC"),
-            (StreamOrder::LastEventTime, false) => (
-                "(last_ts > ?2 OR (last_ts = ?2 AND name > ?3))",
-                "last_ts, name",
-            ),
-            (StreamOrder::LastEventTime, true) => (
-                "(last_ts < ?2 OR (last_ts = ?2 AND name < ?3))",
-                "last_ts DESC, name DESC",
-            ),
+            (StreamOrder::LastEventTime, false) => ("(last_ts > ?2 OR (last_ts = ?2 AND name > ?3))", "last_ts, name"),
+            (StreamOrder::LastEventTime, true) => {
+                ("(last_ts < ?2 OR (last_ts = ?2 AND name < ?3))", "last_ts DESC, name DESC")
+            }
         };
         let sql = format!(
             "SELECT name, created_ms, first_ts, last_ts, stored_bytes FROM observe_streams
@@ -300,16 +264,8 @@ impl LogDb {
         self.read(|c| {
             let mut stmt = c.prepare_cached(&sql)?;
             let (ts, name) = after.unwrap_or((0, ""));
-            let rows = stmt.query_map(
-                params![
-                    group,
-                    ts,
-                    name,
-                    prefix.unwrap_or(""),
-                    after.is_none(),
-                    limit as i64
-                ],
-                |r| {
+            let rows =
+                stmt.query_map(params![group, ts, name, prefix.unwrap_or(""), after.is_none(), limit as i64], |r| {
                     Ok(Stream {
                         name: r.get(0)?,
                         created_ms: r.get(1)?,
@@ -317,8 +273,7 @@ impl LogDb {
                         last_ts: r.get(3)?,
                         stored_bytes: r.get(4)?,
                     })
-                },
-            )?;
+                })?;
             rows.collect()
         })
     }
@@ -362,15 +317,7 @@ impl LogDb {
         let mut events = self.read(|c| {
             let mut stmt = c.prepare_cached(sql)?;
             let rows = stmt.query_map(
-                params![
-                    group,
-                    stream,
-                    range.start,
-                    range.end,
-                    anchor.ts,
-                    anchor.id,
-                    limit as i64
-                ],
+                params![group, stream, range.start, range.end, anchor.ts, anchor.id, limit as i64],
                 event_row,
             )?;
             rows.collect::<DbResult<Vec<_>>>()
@@ -432,9 +379,7 @@ impl LogDb {
                     SqlValue::Integer(CHUNK.min(budget - read) as i64),
                 ];
                 args.extend(extra.iter().cloned());
-                let chunk = stmt
-                    .query_map(params_from_iter(args), event_row)?
-                    .collect::<DbResult<Vec<_>>>()?;
+                let chunk = stmt.query_map(params_from_iter(args), event_row)?.collect::<DbResult<Vec<_>>>()?;
                 let asked = CHUNK.min(budget - read);
                 let got = chunk.len();
                 for event in chunk {
@@ -459,9 +404,8 @@ impl LogDb {
     pub fn sweep(&self, now_ms: i64) -> DbResult<u64> {
         self.refresh()?;
         let policies: Vec<(String, i64)> = self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT name, retention_days FROM observe_groups WHERE retention_days IS NOT NULL",
-            )?;
+            let mut stmt =
+                c.prepare_cached("SELECT name, retention_days FROM observe_groups WHERE retention_days IS NOT NULL")?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
         })?;
@@ -491,9 +435,7 @@ impl LogDb {
         let mut conn = self.writer.lock();
         let tx = conn.transaction()?;
         let names: Vec<String> = {
-            let mut stmt = tx.prepare_cached(
-                "SELECT name FROM observe_streams WHERE grp = ?1 AND first_ts < ?2",
-            )?;
+            let mut stmt = tx.prepare_cached("SELECT name FROM observe_streams WHERE grp = ?1 AND first_ts < ?2")?;
             let rows = stmt.query_map(params![group, cutoff], |r| r.get(0))?;
             rows.collect::<DbResult<_>>()?
         };
@@ -521,34 +463,18 @@ const GROUP_SELECT: &str = "SELECT g.name, g.created_ms, g.retention_days,
     FROM observe_groups g";
 
 fn group_row(r: &rusqlite::Row<'_>) -> DbResult<Group> {
-    Ok(Group {
-        name: r.get(0)?,
-        created_ms: r.get(1)?,
-        retention_days: r.get(2)?,
-        stored_bytes: r.get(3)?,
-    })
+    Ok(Group { name: r.get(0)?, created_ms: r.get(1)?, retention_days: r.get(2)?, stored_bytes: r.get(3)? })
 }
 
 fn event_row(r: &rusqlite::Row<'_>) -> DbResult<Event> {
-    Ok(Event {
-        id: r.get(0)?,
-        stream: r.get(1)?,
-        ts: r.get(2)?,
-        message: r.get(3)?,
-    })
+    Ok(Event { id: r.get(0)?, stream: r.get(1)?, ts: r.get(2)?, message: r.get(3)? })
 }
 
 fn refresh_catalog(conn: &mut Connection) -> DbResult<()> {
     // Cheap check first, outside a write transaction: most calls find nothing new.
-    let top: i64 = conn.query_row("SELECT coalesce(max(id), 0) FROM log_events", [], |r| {
-        r.get(0)
-    })?;
+    let top: i64 = conn.query_row("SELECT coalesce(max(id), 0) FROM log_events", [], |r| r.get(0))?;
     let mark: i64 = conn
-        .query_row(
-            "SELECT value FROM observe_state WHERE key = 'watermark'",
-            [],
-            |r| r.get(0),
-        )
+        .query_row("SELECT value FROM observe_state WHERE key = 'watermark'", [], |r| r.get(0))
         .optional()?
         .unwrap_or(0);
     if top <= mark {
@@ -557,16 +483,10 @@ fn refresh_catalog(conn: &mut Connection) -> DbResult<()> {
     loop {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mark: i64 = tx
-            .query_row(
-                "SELECT value FROM observe_state WHERE key = 'watermark'",
-                [],
-                |r| r.get(0),
-            )
+            .query_row("SELECT value FROM observe_state WHERE key = 'watermark'", [], |r| r.get(0))
             .optional()?
             .unwrap_or(0);
-        let top: i64 = tx.query_row("SELECT coalesce(max(id), 0) FROM log_events", [], |r| {
-            r.get(0)
-        })?;
+        let top: i64 = tx.query_row("SELECT coalesce(max(id), 0) FROM log_events", [], |r| r.get(0))?;
         if top <= mark {
             return tx.commit();
         }
@@ -643,34 +563,13 @@ mod tests {
         insert(&db, "/aws/lambda/a", "s2", 200, "hi");
         insert(&db, "/aws/lambda/b", "s1", 150, "x");
         let groups = db.groups(None, None, None, 50).unwrap();
-        assert_eq!(
-            groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
-            ["/aws/lambda/a", "/aws/lambda/b"]
-        );
+        assert_eq!(groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), ["/aws/lambda/a", "/aws/lambda/b"]);
         assert_eq!(groups[0].stored_bytes, 7);
         insert(&db, "/aws/lambda/a", "s1", 300, "again");
-        let streams = db
-            .streams(
-                "/aws/lambda/a",
-                None,
-                StreamOrder::LastEventTime,
-                true,
-                None,
-                50,
-            )
-            .unwrap();
+        let streams = db.streams("/aws/lambda/a", None, StreamOrder::LastEventTime, true, None, 50).unwrap();
         assert_eq!(streams[0].name, "s1");
         assert_eq!((streams[0].first_ts, streams[0].last_ts), (100, 300));
-        let page = db
-            .streams(
-                "/aws/lambda/a",
-                None,
-                StreamOrder::Name,
-                false,
-                Some((0, "s1")),
-                50,
-            )
-            .unwrap();
+        let page = db.streams("/aws/lambda/a", None, StreamOrder::Name, false, Some((0, "s1")), 50).unwrap();
         assert_eq!(page.len(), 1);
         assert_eq!(page[0].name, "s2");
     }
@@ -681,40 +580,14 @@ mod tests {
         for i in 0..10 {
             insert(&db, "g", "s", 1000 + i, &format!("line {i}"));
         }
-        let head = db
-            .stream_events("g", "s", TimeRange::ALL, Position::START, true, 3)
-            .unwrap();
-        assert_eq!(
-            head.iter().map(|e| e.ts).collect::<Vec<_>>(),
-            [1000, 1001, 1002]
-        );
-        let tail = db
-            .stream_events("g", "s", TimeRange::ALL, Position::END, false, 3)
-            .unwrap();
-        assert_eq!(
-            tail.iter().map(|e| e.ts).collect::<Vec<_>>(),
-            [1007, 1008, 1009]
-        );
-        let before = db
-            .stream_events("g", "s", TimeRange::ALL, tail[0].position(), false, 2)
-            .unwrap();
-        assert_eq!(
-            before.iter().map(|e| e.ts).collect::<Vec<_>>(),
-            [1005, 1006]
-        );
-        let ranged = db
-            .stream_events(
-                "g",
-                "s",
-                TimeRange {
-                    start: 1003,
-                    end: 1004,
-                },
-                Position::START,
-                true,
-                10,
-            )
-            .unwrap();
+        let head = db.stream_events("g", "s", TimeRange::ALL, Position::START, true, 3).unwrap();
+        assert_eq!(head.iter().map(|e| e.ts).collect::<Vec<_>>(), [1000, 1001, 1002]);
+        let tail = db.stream_events("g", "s", TimeRange::ALL, Position::END, false, 3).unwrap();
+        assert_eq!(tail.iter().map(|e| e.ts).collect::<Vec<_>>(), [1007, 1008, 1009]);
+        let before = db.stream_events("g", "s", TimeRange::ALL, tail[0].position(), false, 2).unwrap();
+        assert_eq!(before.iter().map(|e| e.ts).collect::<Vec<_>>(), [1005, 1006]);
+        let ranged =
+            db.stream_events("g", "s", TimeRange { start: 1003, end: 1004 }, Position::START, true, 10).unwrap();
         assert_eq!(ranged.len(), 2);
     }
 
@@ -722,57 +595,30 @@ mod tests {
     fn scans_resume_and_filter_streams() {
         let (_d, db) = db();
         for i in 0..25 {
-            insert(
-                &db,
-                "g",
-                if i % 2 == 0 { "even" } else { "odd" },
-                10 + i,
-                "m",
-            );
+            insert(&db, "g", if i % 2 == 0 { "even" } else { "odd" }, 10 + i, "m");
         }
         let mut seen = Vec::new();
         let (last, done) = db
-            .scan(
-                "g",
-                &StreamFilter::All,
-                TimeRange::ALL,
-                Position::START,
-                10,
-                |e| {
-                    seen.push(e.ts);
-                    true
-                },
-            )
+            .scan("g", &StreamFilter::All, TimeRange::ALL, Position::START, 10, |e| {
+                seen.push(e.ts);
+                true
+            })
             .unwrap();
         assert!(!done);
         assert_eq!(seen.len(), 10);
         let (_, done) = db
-            .scan(
-                "g",
-                &StreamFilter::All,
-                TimeRange::ALL,
-                last.unwrap(),
-                100,
-                |e| {
-                    seen.push(e.ts);
-                    true
-                },
-            )
+            .scan("g", &StreamFilter::All, TimeRange::ALL, last.unwrap(), 100, |e| {
+                seen.push(e.ts);
+                true
+            })
             .unwrap();
         assert!(done);
         assert_eq!(seen, (10..35).collect::<Vec<_>>());
         let mut odd = 0;
-        db.scan(
-            "g",
-            &StreamFilter::Names(vec!["odd".into()]),
-            TimeRange::ALL,
-            Position::START,
-            100,
-            |_| {
-                odd += 1;
-                true
-            },
-        )
+        db.scan("g", &StreamFilter::Names(vec!["odd".into()]), TimeRange::ALL, Position::START, 100, |_| {
+            odd += 1;
+            true
+        })
         .unwrap();
         assert_eq!(odd, 12);
         let mut pre = 0;
@@ -803,12 +649,8 @@ mod tests {
         assert!(db.set_retention("g", Some(7)).unwrap());
         assert!(!db.set_retention("nope", Some(7)).unwrap());
         assert_eq!(db.sweep(now).unwrap(), 2);
-        let names: Vec<_> = db
-            .streams("g", None, StreamOrder::Name, false, None, 50)
-            .unwrap()
-            .into_iter()
-            .map(|s| s.name)
-            .collect();
+        let names: Vec<_> =
+            db.streams("g", None, StreamOrder::Name, false, None, 50).unwrap().into_iter().map(|s| s.name).collect();
         assert_eq!(names, ["mixed"]);
         assert_eq!(db.group("h").unwrap().unwrap().stored_bytes, 15);
         assert!(db.delete_group("h").unwrap());

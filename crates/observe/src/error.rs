@@ -44,20 +44,15 @@ impl LogsError {
             LogsError::GroupNotFound { .. } | LogsError::StreamNotFound { .. } => {
                 ("ResourceNotFoundException", StatusCode::BAD_REQUEST)
             }
-            LogsError::GroupExists { .. } => {
-                ("ResourceAlreadyExistsException", StatusCode::BAD_REQUEST)
-            }
+            LogsError::GroupExists { .. } => ("ResourceAlreadyExistsException", StatusCode::BAD_REQUEST),
             LogsError::InvalidParameter(_) | LogsError::Pattern(_) => {
                 ("InvalidParameterException", StatusCode::BAD_REQUEST)
             }
             LogsError::Serialization(_) => ("SerializationException", StatusCode::BAD_REQUEST),
-            LogsError::UnknownOperation(_) => {
-                ("UnknownOperationException", StatusCode::BAD_REQUEST)
+            LogsError::UnknownOperation(_) => ("UnknownOperationException", StatusCode::BAD_REQUEST),
+            LogsError::Database(_) | LogsError::Unavailable(_) | LogsError::Task(_) => {
+                ("ServiceUnavailableException", StatusCode::INTERNAL_SERVER_ERROR)
             }
-            LogsError::Database(_) | LogsError::Unavailable(_) | LogsError::Task(_) => (
-                "ServiceUnavailableException",
-                StatusCode::INTERNAL_SERVER_ERROR,
-            ),
         }
     }
 }
@@ -74,10 +69,7 @@ impl IntoResponse for LogsError {
         };
         let body = serde_json::json!({ "__type": kind, "message": message }).to_string();
         let mut resp = (status, body).into_response();
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(crate::CONTENT_TYPE),
-        );
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(crate::CONTENT_TYPE));
         resp
     }
 }
@@ -89,17 +81,8 @@ mod tests {
 
     #[test]
     fn errors_have_aws_types() {
-        assert_eq!(
-            LogsError::GroupNotFound { group: "g".into() }.kind().0,
-            "ResourceNotFoundException"
-        );
-        assert_eq!(
-            invalid("x").kind(),
-            ("InvalidParameterException", StatusCode::BAD_REQUEST)
-        );
-        assert_eq!(
-            LogsError::Unavailable("x".into()).kind().1,
-            StatusCode::INTERNAL_SERVER_ERROR
-        );
+        assert_eq!(LogsError::GroupNotFound { group: "g".into() }.kind().0, "ResourceNotFoundException");
+        assert_eq!(invalid("x").kind(), ("InvalidParameterException", StatusCode::BAD_REQUEST));
+        assert_eq!(LogsError::Unavailable("x".into()).kind().1, StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -57,11 +57,7 @@ type Service = Result<Arc<Logs>, String>;
 /// ServiceUnavailableException and the reason is logged.
 pub fn router(scheduler: Arc<Scheduler>) -> Router {
     let config = scheduler.config();
-    let service = open(
-        &config.data_dir.join(LOG_DB_FILE),
-        &config.region,
-        &config.account_id,
-    );
+    let service = open(&config.data_dir.join(LOG_DB_FILE), &config.region, &config.account_id);
     router_with(service)
 }
 
@@ -70,11 +66,7 @@ fn open(path: &Path, region: &str, account: &str) -> Service {
         Ok(db) => {
             let db = Arc::new(db);
             sweeper::start(db.clone(), sweeper::period_from_env());
-            Ok(Arc::new(Logs::new(
-                db,
-                region.to_string(),
-                account.to_string(),
-            )))
+            Ok(Arc::new(Logs::new(db, region.to_string(), account.to_string())))
         }
         Err(e) => {
             tracing::error!(path = %path.display(), error = %e, "cannot open the log database; the Logs API is unavailable");
@@ -97,21 +89,13 @@ async fn handle(State(service): State<Arc<Service>>, headers: HeaderMap, body: B
         Ok(logs) => logs.clone(),
         Err(reason) => return LogsError::Unavailable(reason.clone()).into_response(),
     };
-    let target = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let operation = target
-        .split_once('.')
-        .map(|(_, op)| op)
-        .unwrap_or(target)
-        .to_string();
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let operation = target.split_once('.').map(|(_, op)| op).unwrap_or(target).to_string();
     let answer = tokio::task::spawn_blocking(move || dispatch(&logs, &operation, &body)).await;
     match answer {
         Ok(Ok(json)) => {
             let mut resp = json.into_response();
-            resp.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
             resp
         }
         Ok(Err(e)) => e.into_response(),
@@ -138,13 +122,8 @@ fn call<Req: DeserializeOwned, Resp: Serialize>(
     body: &[u8],
     operation: impl FnOnce(Req) -> Result<Resp, LogsError>,
 ) -> Result<String, LogsError> {
-    let body = if body.iter().all(u8::is_ascii_whitespace) {
-        &b"{}"[..]
-    } else {
-        body
-    };
-    let request =
-        serde_json::from_slice(body).map_err(|e| LogsError::Serialization(e.to_string()))?;
+    let body = if body.iter().all(u8::is_ascii_whitespace) { &b"{}"[..] } else { body };
+    let request = serde_json::from_slice(body).map_err(|e| LogsError::Serialization(e.to_string()))?;
     let response = operation(request)?;
     serde_json::to_string(&response).map_err(|e| LogsError::Serialization(e.to_string()))
 }
@@ -165,9 +144,7 @@ mod tests {
             .unwrap();
         let resp = app.clone().oneshot(req).await.unwrap();
         let status = resp.status().as_u16();
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .unwrap();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
         (status, serde_json::from_slice(&bytes).unwrap())
     }
 
@@ -177,13 +154,8 @@ mod tests {
         let path = dir.path().join(LOG_DB_FILE);
         let app = router_for_file(&path, "us-east-1", "000000000000");
         let conn = rusqlite::Connection::open(&path).unwrap();
-        for (i, line) in [
-            "START RequestId: r1",
-            "{\"level\": \"ERROR\", \"n\": 1}",
-            "END RequestId: r1",
-        ]
-        .iter()
-        .enumerate()
+        for (i, line) in
+            ["START RequestId: r1", "{\"level\": \"ERROR\", \"n\": 1}", "END RequestId: r1"].iter().enumerate()
         {
             conn.execute(
                 "INSERT INTO log_events (grp, stream, ts_ms, message) VALUES ('/aws/lambda/f', 's', ?1, ?2)",
@@ -196,8 +168,12 @@ mod tests {
         assert_eq!(status, 200);
         assert_eq!(groups["logGroups"][0]["logGroupName"], "/aws/lambda/f");
 
-        let (_, events) =
-            post(&app, "GetLogEvents", serde_json::json!({"logGroupName": "/aws/lambda/f", "logStreamName": "s", "startFromHead": true})).await;
+        let (_, events) = post(
+            &app,
+            "GetLogEvents",
+            serde_json::json!({"logGroupName": "/aws/lambda/f", "logStreamName": "s", "startFromHead": true}),
+        )
+        .await;
         assert_eq!(events["events"].as_array().unwrap().len(), 3);
 
         let (_, found) = post(
@@ -209,12 +185,8 @@ mod tests {
         assert_eq!(found["events"].as_array().unwrap().len(), 1);
         assert!(found.get("nextToken").is_none());
 
-        let (status, missing) = post(
-            &app,
-            "GetLogEvents",
-            serde_json::json!({"logGroupName": "/nope", "logStreamName": "s"}),
-        )
-        .await;
+        let (status, missing) =
+            post(&app, "GetLogEvents", serde_json::json!({"logGroupName": "/nope", "logStreamName": "s"})).await;
         assert_eq!(status, 400);
         assert_eq!(missing["__type"], "ResourceNotFoundException");
 
@@ -224,15 +196,9 @@ mod tests {
             serde_json::json!({"logGroupName": "/aws/lambda/f", "retentionInDays": 2}),
         )
         .await;
-        assert_eq!(
-            (status, bad["__type"].as_str()),
-            (400, Some("InvalidParameterException"))
-        );
+        assert_eq!((status, bad["__type"].as_str()), (400, Some("InvalidParameterException")));
 
         let (status, unknown) = post(&app, "PutSomething", serde_json::json!({})).await;
-        assert_eq!(
-            (status, unknown["__type"].as_str()),
-            (400, Some("UnknownOperationException"))
-        );
+        assert_eq!((status, unknown["__type"].as_str()), (400, Some("UnknownOperationException")));
     }
 }

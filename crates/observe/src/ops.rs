@@ -18,10 +18,8 @@ use crate::pattern::Pattern;
 type Result<T> = std::result::Result<T, LogsError>;
 
 /// Retention periods CloudWatch Logs accepts, in days.
-pub const RETENTION_DAYS: [i64; 22] = [
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
-];
+pub const RETENTION_DAYS: [i64; 22] =
+    [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 const DESCRIBE_LIMIT: i64 = 50;
 const EVENTS_LIMIT: i64 = 10_000;
 /// A response carries at most 1 MB of events (with 26 bytes counted per event, as AWS does).
@@ -185,18 +183,11 @@ pub struct Empty {}
 
 impl Logs {
     pub fn new(db: Arc<LogDb>, region: String, account: String) -> Self {
-        Self {
-            db,
-            region,
-            account,
-        }
+        Self { db, region, account }
     }
 
     fn group_arn(&self, group: &str) -> String {
-        format!(
-            "arn:aws:logs:{}:{}:log-group:{group}",
-            self.region, self.account
-        )
+        format!("arn:aws:logs:{}:{}:log-group:{group}", self.region, self.account)
     }
 
     fn group_out(&self, g: Group) -> LogGroupOut {
@@ -222,15 +213,10 @@ impl Logs {
         }
     }
 
-    pub fn describe_log_groups(
-        &self,
-        req: DescribeLogGroupsRequest,
-    ) -> Result<DescribeLogGroupsResponse> {
+    pub fn describe_log_groups(&self, req: DescribeLogGroupsRequest) -> Result<DescribeLogGroupsResponse> {
         let limit = limit(req.limit, DESCRIBE_LIMIT)?;
         if req.log_group_name_prefix.is_some() && req.log_group_name_pattern.is_some() {
-            return Err(invalid(
-                "logGroupNamePrefix and logGroupNamePattern are mutually exclusive parameters.",
-            ));
+            return Err(invalid("logGroupNamePrefix and logGroupNamePattern are mutually exclusive parameters."));
         }
         if let Some(ids) = req.log_group_identifiers {
             let mut groups = Vec::new();
@@ -239,10 +225,7 @@ impl Logs {
                     groups.push(self.group_out(g));
                 }
             }
-            return Ok(DescribeLogGroupsResponse {
-                log_groups: groups,
-                next_token: None,
-            });
+            return Ok(DescribeLogGroupsResponse { log_groups: groups, next_token: None });
         }
         let mut groups = self.db.groups(
             req.log_group_name_prefix.as_deref(),
@@ -257,10 +240,7 @@ impl Logs {
         })
     }
 
-    pub fn describe_log_streams(
-        &self,
-        req: DescribeLogStreamsRequest,
-    ) -> Result<DescribeLogStreamsResponse> {
+    pub fn describe_log_streams(&self, req: DescribeLogStreamsRequest) -> Result<DescribeLogStreamsResponse> {
         let limit = limit(req.limit, DESCRIBE_LIMIT)?;
         let order = match req.order_by.as_deref() {
             None | Some("LogStreamName") => StreamOrder::Name,
@@ -268,9 +248,7 @@ impl Logs {
             Some(other) => return Err(invalid(format!("Invalid orderBy: {other}"))),
         };
         if order == StreamOrder::LastEventTime && req.log_stream_name_prefix.is_some() {
-            return Err(invalid(
-                "Cannot order by LastEventTime with a logStreamNamePrefix.",
-            ));
+            return Err(invalid("Cannot order by LastEventTime with a logStreamNamePrefix."));
         }
         let group = self.existing_group(req.log_group_name, req.log_group_identifier)?;
         let after = match req.next_token.as_deref() {
@@ -299,10 +277,7 @@ impl Logs {
             last_ingestion_time: s.last_ts,
             stored_bytes: s.stored_bytes,
         });
-        Ok(DescribeLogStreamsResponse {
-            log_streams: log_streams.collect(),
-            next_token,
-        })
+        Ok(DescribeLogStreamsResponse { log_streams: log_streams.collect(), next_token })
     }
 
     pub fn get_log_events(&self, req: GetLogEventsRequest) -> Result<GetLogEventsResponse> {
@@ -320,111 +295,73 @@ impl Logs {
             None if req.start_from_head.unwrap_or(false) => (Position::START, true),
             None => (Position::END, false),
         };
-        let mut events = self
-            .db
-            .stream_events(&group, &stream, range, anchor, forward, limit)?;
+        let mut events = self.db.stream_events(&group, &stream, range, anchor, forward, limit)?;
         trim_to_size(&mut events, forward);
         let (next_forward, next_backward) = match (events.first(), events.last()) {
             (Some(first), Some(last)) => (last.position(), first.position()),
             // Nothing there: the token asked with comes back (how clients
             // see the end), and the other one points just across it.
-            _ if forward => (
-                anchor,
-                Position {
-                    ts: anchor.ts,
-                    id: anchor.id.saturating_add(1),
-                },
-            ),
-            _ if anchor == Position::END => (
-                Position {
-                    ts: range.start.saturating_sub(1),
-                    id: i64::MAX,
-                },
-                Position::END,
-            ),
-            _ => (
-                Position {
-                    ts: anchor.ts,
-                    id: anchor.id.saturating_sub(1),
-                },
-                anchor,
-            ),
+            _ if forward => (anchor, Position { ts: anchor.ts, id: anchor.id.saturating_add(1) }),
+            _ if anchor == Position::END => {
+                (Position { ts: range.start.saturating_sub(1), id: i64::MAX }, Position::END)
+            }
+            _ => (Position { ts: anchor.ts, id: anchor.id.saturating_sub(1) }, anchor),
         };
         Ok(GetLogEventsResponse {
             events: events
                 .into_iter()
-                .map(|e| OutputLogEvent {
-                    timestamp: e.ts,
-                    ingestion_time: e.ts,
-                    message: e.message,
-                })
+                .map(|e| OutputLogEvent { timestamp: e.ts, ingestion_time: e.ts, message: e.message })
                 .collect(),
             next_forward_token: format!("f/{}/{}", next_forward.ts, next_forward.id),
             next_backward_token: format!("b/{}/{}", next_backward.ts, next_backward.id),
         })
     }
 
-    pub fn filter_log_events(
-        &self,
-        req: FilterLogEventsRequest,
-    ) -> Result<FilterLogEventsResponse> {
+    pub fn filter_log_events(&self, req: FilterLogEventsRequest) -> Result<FilterLogEventsResponse> {
         let limit = limit(req.limit, EVENTS_LIMIT)?;
         let range = time_range(req.start_time, req.end_time, false)?;
         let pattern = Pattern::parse(req.filter_pattern.as_deref().unwrap_or(""))?;
         let streams = match (req.log_stream_names, req.log_stream_name_prefix) {
             (Some(_), Some(_)) => {
-                return Err(invalid(
-                    "logStreamNames and logStreamNamePrefix are mutually exclusive parameters.",
-                ))
+                return Err(invalid("logStreamNames and logStreamNamePrefix are mutually exclusive parameters."))
             }
             (Some(names), None) if names.is_empty() || names.len() > 100 => {
-                return Err(invalid(
-                    "logStreamNames must name between 1 and 100 streams.",
-                ))
+                return Err(invalid("logStreamNames must name between 1 and 100 streams."))
             }
             (Some(names), None) => StreamFilter::Names(names),
             (None, Some(prefix)) => StreamFilter::Prefix(prefix),
             (None, None) => StreamFilter::All,
         };
         let after = match req.next_token.as_deref() {
-            Some(token) => position_token(token)
-                .ok_or_else(|| invalid("The specified nextToken is invalid."))?,
+            Some(token) => position_token(token).ok_or_else(|| invalid("The specified nextToken is invalid."))?,
             None => Position::START,
         };
         let group = self.existing_group(req.log_group_name, req.log_group_identifier)?;
         let mut events = Vec::new();
         let mut bytes = 0usize;
-        let (last, done) =
-            self.db
-                .scan(&group, &streams, range, after, SCAN_BUDGET, |e: Event| {
-                    if pattern.matches(&e.message) {
-                        bytes += e.message.len() + EVENT_OVERHEAD;
-                        events.push(FilteredLogEvent {
-                            event_id: e.id.to_string(),
-                            log_stream_name: e.stream,
-                            timestamp: e.ts,
-                            ingestion_time: e.ts,
-                            message: e.message,
-                        });
-                    }
-                    events.len() < limit && bytes < RESPONSE_BYTES
-                })?;
+        let (last, done) = self.db.scan(&group, &streams, range, after, SCAN_BUDGET, |e: Event| {
+            if pattern.matches(&e.message) {
+                bytes += e.message.len() + EVENT_OVERHEAD;
+                events.push(FilteredLogEvent {
+                    event_id: e.id.to_string(),
+                    log_stream_name: e.stream,
+                    timestamp: e.ts,
+                    ingestion_time: e.ts,
+                    message: e.message,
+                });
+            }
+            events.len() < limit && bytes < RESPONSE_BYTES
+        })?;
         let next_token = match last {
             Some(p) if !done => Some(format!("{}/{}", p.ts, p.id)),
             _ => None,
         };
-        Ok(FilterLogEventsResponse {
-            events,
-            searched_log_streams: Vec::new(),
-            next_token,
-        })
+        Ok(FilterLogEventsResponse { events, searched_log_streams: Vec::new(), next_token })
     }
 
     pub fn put_retention_policy(&self, req: GroupRequest) -> Result<Empty> {
         let group = required_group(req.log_group_name)?;
-        let days = req
-            .retention_in_days
-            .ok_or_else(|| invalid("retentionInDays is required."))?;
+        let days = req.retention_in_days.ok_or_else(|| invalid("retentionInDays is required."))?;
         if !RETENTION_DAYS.contains(&days) {
             return Err(invalid(format!(
                 "1 validation error detected: Value '{days}' at 'retentionInDays' failed to satisfy constraint: \
@@ -447,10 +384,7 @@ impl Logs {
 
     pub fn create_log_group(&self, req: GroupRequest) -> Result<Empty> {
         let group = required_group(req.log_group_name)?;
-        let valid = group.len() <= 512
-            && group
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-/#".contains(c));
+        let valid = group.len() <= 512 && group.chars().all(|c| c.is_ascii_alphanumeric() || "._-/#".contains(c));
         if !valid {
             return Err(invalid(format!(
                 "1 validation error detected: Value '{group}' at 'logGroupName' failed to satisfy constraint: \
@@ -501,28 +435,20 @@ fn time_range(start: Option<i64>, end: Option<i64>, end_exclusive: bool) -> Resu
         Some(e) => e,
         None => i64::MAX,
     };
-    Ok(TimeRange {
-        start: start.unwrap_or(i64::MIN),
-        end,
-    })
+    Ok(TimeRange { start: start.unwrap_or(i64::MIN), end })
 }
 
 fn required_group(name: Option<String>) -> Result<String> {
-    name.filter(|n| !n.is_empty())
-        .ok_or_else(|| invalid("logGroupName is required."))
+    name.filter(|n| !n.is_empty()).ok_or_else(|| invalid("logGroupName is required."))
 }
 
 /// `logGroupName` or `logGroupIdentifier` (a name or an ARN), exactly one.
 fn group_of(name: Option<String>, identifier: Option<String>) -> Result<String> {
     match (name, identifier) {
-        (Some(_), Some(_)) => Err(invalid(
-            "LogGroup name and LogGroup ARN are mutually exclusive parameters.",
-        )),
+        (Some(_), Some(_)) => Err(invalid("LogGroup name and LogGroup ARN are mutually exclusive parameters.")),
         (Some(n), None) if !n.is_empty() => Ok(n),
         (None, Some(id)) if !id.is_empty() => Ok(strip_arn(&id)),
-        _ => Err(invalid(
-            "Either logGroupName or logGroupIdentifier is required.",
-        )),
+        _ => Err(invalid("Either logGroupName or logGroupIdentifier is required.")),
     }
 }
 
@@ -547,10 +473,7 @@ fn page_token<T>(rows: &mut Vec<T>, limit: usize, token: impl Fn(&T) -> String) 
 fn stream_token(token: &str, order: StreamOrder) -> Result<(i64, String)> {
     let bad = || invalid("The specified nextToken is invalid.");
     match order {
-        StreamOrder::Name => token
-            .strip_prefix("n/")
-            .map(|name| (0, name.to_string()))
-            .ok_or_else(bad),
+        StreamOrder::Name => token.strip_prefix("n/").map(|name| (0, name.to_string())).ok_or_else(bad),
         StreamOrder::LastEventTime => {
             let rest = token.strip_prefix("t/").ok_or_else(bad)?;
             let (ts, name) = rest.split_once('/').ok_or_else(bad)?;
@@ -561,10 +484,7 @@ fn stream_token(token: &str, order: StreamOrder) -> Result<(i64, String)> {
 
 fn position_token(token: &str) -> Option<Position> {
     let (ts, id) = token.split_once('/')?;
-    Some(Position {
-        ts: ts.parse().ok()?,
-        id: id.parse().ok()?,
-    })
+    Some(Position { ts: ts.parse().ok()?, id: id.parse().ok()? })
 }
 
 /// `f/<ts>/<id>` or `b/<ts>/<id>`: the anchor and whether to read forward.
@@ -586,19 +506,10 @@ fn trim_to_size(events: &mut Vec<Event>, forward: bool) {
         *total <= RESPONSE_BYTES
     };
     if forward {
-        let keep = events
-            .iter()
-            .take_while(|e| fits(e, &mut total))
-            .count()
-            .max(1);
+        let keep = events.iter().take_while(|e| fits(e, &mut total)).count().max(1);
         events.truncate(keep);
     } else {
-        let keep = events
-            .iter()
-            .rev()
-            .take_while(|e| fits(e, &mut total))
-            .count()
-            .max(1);
+        let keep = events.iter().rev().take_while(|e| fits(e, &mut total)).count().max(1);
         let drop = events.len().saturating_sub(keep);
         events.drain(..drop);
     }
@@ -611,20 +522,12 @@ mod tests {
 
     #[test]
     fn tokens_round_trip() {
-        assert_eq!(
-            events_token("f/10/3").unwrap(),
-            (Position { ts: 10, id: 3 }, true)
-        );
-        assert_eq!(
-            events_token("b/-5/9").unwrap(),
-            (Position { ts: -5, id: 9 }, false)
-        );
+        assert_eq!(events_token("f/10/3").unwrap(), (Position { ts: 10, id: 3 }, true));
+        assert_eq!(events_token("b/-5/9").unwrap(), (Position { ts: -5, id: 9 }, false));
         assert!(events_token("x/1/2").is_err());
         assert!(events_token("f/1").is_err());
         assert_eq!(
-            stream_token("t/5/2024/01/01/[$LATEST]ab", StreamOrder::LastEventTime)
-                .unwrap()
-                .1,
+            stream_token("t/5/2024/01/01/[$LATEST]ab", StreamOrder::LastEventTime).unwrap().1,
             "2024/01/01/[$LATEST]ab"
         );
         assert!(stream_token("n/x", StreamOrder::LastEventTime).is_err());
@@ -632,10 +535,7 @@ mod tests {
 
     #[test]
     fn group_identifiers() {
-        assert_eq!(
-            strip_arn("arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/f:*"),
-            "/aws/lambda/f"
-        );
+        assert_eq!(strip_arn("arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/f:*"), "/aws/lambda/f");
         assert_eq!(strip_arn("/aws/lambda/f"), "/aws/lambda/f");
         assert!(group_of(Some("a".into()), Some("b".into())).is_err());
         assert!(group_of(None, None).is_err());

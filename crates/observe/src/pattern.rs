@@ -68,18 +68,9 @@ pub enum Is {
 pub enum Expr {
     Or(Vec<Expr>),
     And(Vec<Expr>),
-    Compare {
-        path: Vec<Step>,
-        op: Op,
-        value: Literal,
-    },
-    Is {
-        path: Vec<Step>,
-        what: Is,
-    },
-    NotExists {
-        path: Vec<Step>,
-    },
+    Compare { path: Vec<Step>, op: Op, value: Literal },
+    Is { path: Vec<Step>, what: Is },
+    NotExists { path: Vec<Step> },
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -114,8 +105,7 @@ impl Pattern {
             Pattern::Terms(t) => {
                 t.all.iter().all(|term| message.contains(term.as_str()))
                     && !t.none.iter().any(|term| message.contains(term.as_str()))
-                    && (t.any.is_empty()
-                        || t.any.iter().any(|term| message.contains(term.as_str())))
+                    && (t.any.is_empty() || t.any.iter().any(|term| message.contains(term.as_str())))
             }
             Pattern::Json(expr) => match json_of(message) {
                 Some(doc) => expr.eval(&doc),
@@ -128,11 +118,7 @@ impl Pattern {
 /// The JSON object a line holds: the whole line, or its tail from the first `{`.
 fn json_of(message: &str) -> Option<Value> {
     let trimmed = message.trim();
-    let candidate = if trimmed.starts_with('{') {
-        trimmed
-    } else {
-        &trimmed[trimmed.find('{')?..]
-    };
+    let candidate = if trimmed.starts_with('{') { trimmed } else { &trimmed[trimmed.find('{')?..] };
     match serde_json::from_str::<Value>(candidate) {
         Ok(v @ Value::Object(_)) => Some(v),
         _ => None,
@@ -311,9 +297,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>, PatternError> {
                                 path.push(Step::AnyIndex);
                             } else if let Ok(n) = inner.parse::<usize>() {
                                 path.push(Step::Index(n));
-                            } else if let Some(key) =
-                                inner.strip_prefix('\'').and_then(|k| k.strip_suffix('\''))
-                            {
+                            } else if let Some(key) = inner.strip_prefix('\'').and_then(|k| k.strip_suffix('\'')) {
                                 path.push(Step::Key(key.to_string()));
                             } else {
                                 return err(format!("bad selector index [{inner}]"));
@@ -330,10 +314,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>, PatternError> {
             }
             _ => {
                 let from = i;
-                while i < chars.len()
-                    && !chars[i].is_whitespace()
-                    && !"{}()=!<>&|\"".contains(chars[i])
-                {
+                while i < chars.len() && !chars[i].is_whitespace() && !"{}()=!<>&|\"".contains(chars[i]) {
                     i += 1;
                 }
                 if from == i {
@@ -372,11 +353,7 @@ impl Parser {
             self.pos += 1;
             parts.push(self.and()?);
         }
-        Ok(if parts.len() == 1 {
-            parts.remove(0)
-        } else {
-            Expr::Or(parts)
-        })
+        Ok(if parts.len() == 1 { parts.remove(0) } else { Expr::Or(parts) })
     }
 
     fn and(&mut self) -> Result<Expr, PatternError> {
@@ -385,11 +362,7 @@ impl Parser {
             self.pos += 1;
             parts.push(self.primary()?);
         }
-        Ok(if parts.len() == 1 {
-            parts.remove(0)
-        } else {
-            Expr::And(parts)
-        })
+        Ok(if parts.len() == 1 { parts.remove(0) } else { Expr::And(parts) })
     }
 
     fn primary(&mut self) -> Result<Expr, PatternError> {
@@ -402,10 +375,7 @@ impl Parser {
                 }
             }
             Some(Token::Selector(path)) => self.condition(path),
-            other => err(format!(
-                "expected a selector like $.field, found {}",
-                describe(other.as_ref())
-            )),
+            other => err(format!("expected a selector like $.field, found {}", describe(other.as_ref()))),
         }
     }
 
@@ -418,12 +388,7 @@ impl Parser {
                         Ok(n) if n.is_finite() => Literal::Number(n),
                         _ => Literal::Text(w),
                     },
-                    other => {
-                        return err(format!(
-                            "expected a value, found {}",
-                            describe(other.as_ref())
-                        ))
-                    }
+                    other => return err(format!("expected a value, found {}", describe(other.as_ref()))),
                 };
                 if matches!(value, Literal::Text(_)) && !matches!(op, Op::Eq | Op::Ne) {
                     return err("only = and != compare strings");
@@ -431,36 +396,16 @@ impl Parser {
                 Ok(Expr::Compare { path, op, value })
             }
             Some(Token::Word(w)) if w.eq_ignore_ascii_case("IS") => match self.next() {
-                Some(Token::Word(v)) if v.eq_ignore_ascii_case("NULL") => Ok(Expr::Is {
-                    path,
-                    what: Is::Null,
-                }),
-                Some(Token::Word(v)) if v.eq_ignore_ascii_case("TRUE") => Ok(Expr::Is {
-                    path,
-                    what: Is::True,
-                }),
-                Some(Token::Word(v)) if v.eq_ignore_ascii_case("FALSE") => Ok(Expr::Is {
-                    path,
-                    what: Is::False,
-                }),
-                other => err(format!(
-                    "expected NULL, TRUE or FALSE after IS, found {}",
-                    describe(other.as_ref())
-                )),
+                Some(Token::Word(v)) if v.eq_ignore_ascii_case("NULL") => Ok(Expr::Is { path, what: Is::Null }),
+                Some(Token::Word(v)) if v.eq_ignore_ascii_case("TRUE") => Ok(Expr::Is { path, what: Is::True }),
+                Some(Token::Word(v)) if v.eq_ignore_ascii_case("FALSE") => Ok(Expr::Is { path, what: Is::False }),
+                other => err(format!("expected NULL, TRUE or FALSE after IS, found {}", describe(other.as_ref()))),
             },
             Some(Token::Word(w)) if w.eq_ignore_ascii_case("NOT") => match self.next() {
-                Some(Token::Word(v)) if v.eq_ignore_ascii_case("EXISTS") => {
-                    Ok(Expr::NotExists { path })
-                }
-                other => err(format!(
-                    "expected EXISTS after NOT, found {}",
-                    describe(other.as_ref())
-                )),
+                Some(Token::Word(v)) if v.eq_ignore_ascii_case("EXISTS") => Ok(Expr::NotExists { path }),
+                other => err(format!("expected EXISTS after NOT, found {}", describe(other.as_ref()))),
             },
-            other => err(format!(
-                "expected an operator, found {}",
-                describe(other.as_ref())
-            )),
+            other => err(format!("expected an operator, found {}", describe(other.as_ref()))),
         }
     }
 }
@@ -517,9 +462,7 @@ impl Expr {
                 Is::True => v == &Value::Bool(true),
                 Is::False => v == &Value::Bool(false),
             }),
-            Expr::Compare { path, op, value } => select(doc, path)
-                .into_iter()
-                .any(|v| compare(v, *op, value)),
+            Expr::Compare { path, op, value } => select(doc, path).into_iter().any(|v| compare(v, *op, value)),
         }
     }
 }
@@ -600,10 +543,7 @@ mod tests {
 
     #[test]
     fn quoted_phrases_are_one_term() {
-        assert!(m(
-            "\"Task timed out\"",
-            "2024 abc Task timed out after 3.00 seconds"
-        ));
+        assert!(m("\"Task timed out\"", "2024 abc Task timed out after 3.00 seconds"));
         assert!(!m("\"Task timed out\"", "Task was timed out"));
         assert!(m("\"say \\\"hi\\\"\"", "they say \"hi\" there"));
     }
@@ -655,27 +595,15 @@ mod tests {
         assert!(m(r#"{ $.level = "ERROR" && $.latency < 100 }"#, line));
         assert!(!m(r#"{ $.level = "ERROR" && $.latency > 100 }"#, line));
         assert!(m(r#"{ $.level = "WARN" || $.latency < 100 }"#, line));
-        assert!(m(
-            r#"{ ($.level = "WARN" || $.level = "ERROR") && $.latency = 50 }"#,
-            line
-        ));
-        assert!(!m(
-            r#"{ ($.level = "WARN" || $.level = "INFO") && $.latency = 50 }"#,
-            line
-        ));
+        assert!(m(r#"{ ($.level = "WARN" || $.level = "ERROR") && $.latency = 50 }"#, line));
+        assert!(!m(r#"{ ($.level = "WARN" || $.level = "INFO") && $.latency = 50 }"#, line));
     }
 
     #[test]
     fn json_patterns_only_match_json_lines() {
         assert!(!m(r#"{ $.level = "ERROR" }"#, "level = ERROR"));
-        assert!(!m(
-            r#"{ $.level = "ERROR" }"#,
-            "START RequestId: x Version: $LATEST"
-        ));
-        assert!(m(
-            r#"{ $.level = "ERROR" }"#,
-            "2024-01-01T00:00:00Z\tabc\t{\"level\": \"ERROR\"}"
-        ));
+        assert!(!m(r#"{ $.level = "ERROR" }"#, "START RequestId: x Version: $LATEST"));
+        assert!(m(r#"{ $.level = "ERROR" }"#, "2024-01-01T00:00:00Z\tabc\t{\"level\": \"ERROR\"}"));
     }
 
     #[test]

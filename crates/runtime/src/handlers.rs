@@ -31,9 +31,7 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, owner_uid:
         let shared = shared.clone();
         connections.spawn(async move {
             let service = hyper::service::service_fn(move |req| handle(req, shared.clone()));
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
         });
         while connections.try_join_next().is_some() {}
     }
@@ -86,7 +84,10 @@ async fn next(shared: &Shared) -> Reply {
     }
     let mut rx = shared.next_rx.lock().await;
     let Some((inv, reply_tx)) = rx.recv().await else {
-        return json(StatusCode::INTERNAL_SERVER_ERROR, r#"{"errorMessage":"sandbox is shutting down","errorType":"Runtime.ShuttingDown"}"#);
+        return json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            r#"{"errorMessage":"sandbox is shutting down","errorType":"Runtime.ShuttingDown"}"#,
+        );
     };
     drop(rx);
     *shared.current.lock() = Some((inv.request_id.clone(), reply_tx));
@@ -115,28 +116,23 @@ fn complete(shared: &Shared, id: &str, outcome: Outcome) -> Reply {
         }
         other => {
             *current = other;
-            json(
-                StatusCode::BAD_REQUEST,
-                r#"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#,
-            )
+            json(StatusCode::BAD_REQUEST, r#"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#)
         }
     }
 }
 
 async fn read_body(req: Request<Incoming>) -> Result<Bytes, Reply> {
-    Limited::new(req.into_body(), MAX_RESPONSE_BYTES)
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .map_err(|_| json(StatusCode::PAYLOAD_TOO_LARGE, r#"{"errorMessage":"Payload too large","errorType":"RequestEntityTooLarge"}"#))
+    Limited::new(req.into_body(), MAX_RESPONSE_BYTES).collect().await.map(|c| c.to_bytes()).map_err(|_| {
+        json(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            r#"{"errorMessage":"Payload too large","errorType":"RequestEntityTooLarge"}"#,
+        )
+    })
 }
 
 async fn read_error(req: Request<Incoming>) -> Result<(Option<String>, Bytes), Reply> {
-    let error_type = req
-        .headers()
-        .get("lambda-runtime-function-error-type")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let error_type =
+        req.headers().get("lambda-runtime-function-error-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
     Ok((error_type, read_body(req).await?))
 }
 

@@ -47,7 +47,10 @@ pub struct Invocation {
 pub enum Outcome {
     Response(Bytes),
     /// `/error`: the error type header (if any) and the body as posted.
-    Error { error_type: Option<String>, body: Bytes },
+    Error {
+        error_type: Option<String>,
+        body: Bytes,
+    },
 }
 
 /// What the runtime reported while initialising.

@@ -163,9 +163,7 @@ fn diag_addr(addr: SocketAddr) -> (u16, [u32; 4]) {
 /// could not be used and the caller should try another way.
 fn netlink_uid(peer: SocketAddr, local: SocketAddr) -> io::Result<Option<u32>> {
     // SAFETY: socket() takes no pointers; the result is checked below.
-    let fd = unsafe {
-        libc::socket(libc::AF_NETLINK, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, NETLINK_SOCK_DIAG)
-    };
+    let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, NETLINK_SOCK_DIAG) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -225,22 +223,13 @@ fn netlink_uid(peer: SocketAddr, local: SocketAddr) -> io::Result<Option<u32>> {
     loop {
         // SAFETY: `buf` is a live, writable buffer of exactly the length
         // given; recv writes at most that many bytes.
-        let got = unsafe {
-            libc::recv(
-                fd.0,
-                buf.as_mut_ptr().cast(),
-                std::mem::size_of_val(&buf),
-                libc::MSG_DONTWAIT,
-            )
-        };
+        let got = unsafe { libc::recv(fd.0, buf.as_mut_ptr().cast(), std::mem::size_of_val(&buf), libc::MSG_DONTWAIT) };
         if got < 0 {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: `buf` is 8 KiB of initialised memory; viewing it as bytes
         // is always valid and `got` is at most its length.
-        let bytes = unsafe {
-            std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), std::mem::size_of_val(&buf))
-        };
+        let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), std::mem::size_of_val(&buf)) };
         let bytes = &bytes[..got as usize];
         if let Some(answer) = parse_reply(bytes, seq, &request.body.id)? {
             return Ok(answer);
@@ -250,11 +239,7 @@ fn netlink_uid(peer: SocketAddr, local: SocketAddr) -> io::Result<Option<u32>> {
 
 /// Reads one netlink datagram. `Ok(Some(answer))` once the reply to `seq`
 /// is found, `Ok(None)` if the datagram held nothing of ours.
-fn parse_reply(
-    mut bytes: &[u8],
-    seq: u32,
-    want: &InetDiagSockId,
-) -> io::Result<Option<Option<u32>>> {
+fn parse_reply(mut bytes: &[u8], seq: u32, want: &InetDiagSockId) -> io::Result<Option<Option<u32>>> {
     const HDR: usize = std::mem::size_of::<NlMsgHdr>();
     while bytes.len() >= HDR {
         let header: NlMsgHdr = read_struct(bytes)?;
@@ -294,10 +279,8 @@ fn parse_reply(
 /// socket on the peer's address when no connection has the 4-tuple, and a
 /// `TIME_WAIT` socket has no owner (it reports uid 0): neither counts.
 fn owner(msg: &InetDiagMsg, want: &InetDiagSockId) -> Option<u32> {
-    let same = msg.id.sport == want.sport
-        && msg.id.dport == want.dport
-        && msg.id.src == want.src
-        && msg.id.dst == want.dst;
+    let same =
+        msg.id.sport == want.sport && msg.id.dport == want.dport && msg.id.src == want.src && msg.id.dst == want.dst;
     let live = !matches!(msg.state, TCP_TIME_WAIT | TCP_LISTEN | TCP_NEW_SYN_RECV);
     (same && live).then_some(msg.uid)
 }
@@ -344,10 +327,8 @@ fn encode(addr: SocketAddr) -> String {
         IpAddr::V4(ip) => format!("{:08X}:{:04X}", u32::from_le_bytes(ip.octets()), addr.port()),
         IpAddr::V6(ip) => {
             let o = ip.octets();
-            let words: String = o
-                .chunks(4)
-                .map(|c| format!("{:08X}", u32::from_le_bytes([c[0], c[1], c[2], c[3]])))
-                .collect();
+            let words: String =
+                o.chunks(4).map(|c| format!("{:08X}", u32::from_le_bytes([c[0], c[1], c[2], c[3]]))).collect();
             format!("{words}:{:04X}", addr.port())
         }
     }

@@ -22,7 +22,9 @@ fn http(addr: &str, request: &str) -> String {
         if let Some((head, body)) = text.split_once("\r\n\r\n") {
             let len = head
                 .lines()
-                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length: ").map(|v| v.trim().parse::<usize>().unwrap()))
+                .find_map(|l| {
+                    l.to_ascii_lowercase().strip_prefix("content-length: ").map(|v| v.trim().parse::<usize>().unwrap())
+                })
                 .unwrap_or(0);
             if body.len() >= len {
                 break;
@@ -50,7 +52,9 @@ async fn next_carries_the_event_and_its_headers_and_response_resolves_the_outcom
     let addr = api.address();
     let rx = link.dispatch(invocation("req-1"));
     let a = addr.clone();
-    let next = tokio::task::spawn_blocking(move || http(&a, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n"));
+    let next = tokio::task::spawn_blocking(move || {
+        http(&a, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
+    });
     assert_eq!(init.await.unwrap(), InitOutcome::Ready);
     let next = next.await.unwrap().to_ascii_lowercase();
     assert!(next.starts_with("http/1.1 200"), "{next}");
@@ -69,14 +73,20 @@ async fn next_carries_the_event_and_its_headers_and_response_resolves_the_outcom
     // Another request id is refused; the right one is accepted.
     let a = addr.clone();
     let wrong = tokio::task::spawn_blocking(move || {
-        http(&a, "POST /2018-06-01/runtime/invocation/other/response HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nno")
+        http(
+            &a,
+            "POST /2018-06-01/runtime/invocation/other/response HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nno",
+        )
     })
     .await
     .unwrap();
     assert!(wrong.starts_with("HTTP/1.1 400"), "{wrong}");
     let a = addr.clone();
     let ok = tokio::task::spawn_blocking(move || {
-        http(&a, "POST /2018-06-01/runtime/invocation/req-1/response HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n\"ok\"")
+        http(
+            &a,
+            "POST /2018-06-01/runtime/invocation/req-1/response HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n\"ok\"",
+        )
     })
     .await
     .unwrap();
@@ -90,9 +100,11 @@ async fn errors_keep_their_type_header() {
     let addr = api.address();
     let rx = link.dispatch(invocation("req-2"));
     let a = addr.clone();
-    tokio::task::spawn_blocking(move || http(&a, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n"))
-        .await
-        .unwrap();
+    tokio::task::spawn_blocking(move || {
+        http(&a, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
+    })
+    .await
+    .unwrap();
     let body = r#"{"errorMessage":"boom","errorType":"ValueError"}"#;
     let req = format!(
         "POST /2018-06-01/runtime/invocation/req-2/error HTTP/1.1\r\nHost: x\r\nLambda-Runtime-Function-Error-Type: ValueError\r\nContent-Length: {}\r\n\r\n{body}",
@@ -100,10 +112,7 @@ async fn errors_keep_their_type_header() {
     );
     let reply = tokio::task::spawn_blocking(move || http(&addr, &req)).await.unwrap();
     assert!(reply.starts_with("HTTP/1.1 202"), "{reply}");
-    assert_eq!(
-        rx.await.unwrap(),
-        Outcome::Error { error_type: Some("ValueError".into()), body: Bytes::from(body) }
-    );
+    assert_eq!(rx.await.unwrap(), Outcome::Error { error_type: Some("ValueError".into()), body: Bytes::from(body) });
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -113,9 +122,11 @@ async fn connections_from_another_user_are_refused() {
     let (api, link, _init) = RuntimeApi::start(Some(me.wrapping_add(4242))).await.unwrap();
     let _rx = link.dispatch(invocation("secret"));
     let addr = api.address();
-    let reply = tokio::task::spawn_blocking(move || http(&addr, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n"))
-        .await
-        .unwrap();
+    let reply = tokio::task::spawn_blocking(move || {
+        http(&addr, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
+    })
+    .await
+    .unwrap();
     assert!(!reply.contains("secret"), "a foreign user fetched the invocation: {reply}");
     assert!(reply.is_empty(), "connection should be closed without an answer: {reply}");
 }

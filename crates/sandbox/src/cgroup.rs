@@ -144,8 +144,7 @@ impl Cgroup {
             Some(CgroupVersion::V1) => Self::create_v1(&mounts, id, limits),
             Some(CgroupVersion::V2) => Self::create_v2(&mounts, id, limits),
             None => Err(SandboxError::CgroupUnavailable {
-                reason: "no v1 memory hierarchy and no v2 hierarchy with the memory controller"
-                    .into(),
+                reason: "no v1 memory hierarchy and no v2 hierarchy with the memory controller".into(),
             }),
         }
     }
@@ -270,9 +269,7 @@ impl Cgroup {
             CgroupVersion::V1 => {
                 let text = fs::read_to_string(dir.join("memory.oom_control")).unwrap_or_default();
                 let field = |name: &str| {
-                    text.lines()
-                        .find_map(|l| l.strip_prefix(name))
-                        .and_then(|v| v.trim().parse::<u64>().ok())
+                    text.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse::<u64>().ok())
                 };
                 // `oom_kill` exists since Linux 4.13; `under_oom` is the older hint.
                 match field("oom_kill ") {

@@ -47,7 +47,10 @@ pub(crate) enum Op {
     Mkdir(CString),
     /// An empty file, to bind a device node onto.
     Touch(CString),
-    Symlink { target: CString, link: CString },
+    Symlink {
+        target: CString,
+        link: CString,
+    },
     Mount {
         source: Option<CString>,
         target: CString,
@@ -56,7 +59,10 @@ pub(crate) enum Op {
         data: Option<CString>,
     },
     /// Applies `MOUNT_ATTR_*` flags to a mount and everything under it.
-    Restrict { target: CString, attrs: u64 },
+    Restrict {
+        target: CString,
+        attrs: u64,
+    },
 }
 
 /// An [`Op`] and what to call it in an error message.
@@ -285,11 +291,7 @@ unsafe fn build_root(plan: &Plan) -> io::Result<()> {
         check(plan, libc::umount2(dot, libc::MNT_DETACH), Fixed::PivotRoot)?;
         check(plan, libc::chdir(c"/".as_ptr()), Fixed::PivotRoot)?;
         let ro = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV;
-        check(
-            plan,
-            libc::mount(ptr::null(), c"/".as_ptr(), ptr::null(), ro, ptr::null()),
-            Fixed::RootReadOnly,
-        )?;
+        check(plan, libc::mount(ptr::null(), c"/".as_ptr(), ptr::null(), ro, ptr::null()), Fixed::RootReadOnly)?;
         Ok(())
     }
 }
@@ -313,10 +315,7 @@ unsafe fn run_op(op: &Op) -> bool {
     // SAFETY: raw system calls on pre-built strings and a stack struct.
     unsafe {
         match op {
-            Op::Mkdir(path) => {
-                libc::mkdir(path.as_ptr(), 0o755) == 0
-                    || *libc::__errno_location() == libc::EEXIST
-            }
+            Op::Mkdir(path) => libc::mkdir(path.as_ptr(), 0o755) == 0 || *libc::__errno_location() == libc::EEXIST,
             Op::Touch(path) => {
                 let fd = libc::open(path.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, 0o644);
                 fd >= 0 && libc::close(fd) == 0
@@ -428,10 +427,8 @@ unsafe fn drop_caps(plan: &Plan) -> io::Result<()> {
         }
         libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as c_ulong, 0, 0, 0);
         let header = Header { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
-        let data = [
-            Data { effective: 0, permitted: 0, inheritable: 0 },
-            Data { effective: 0, permitted: 0, inheritable: 0 },
-        ];
+        let data =
+            [Data { effective: 0, permitted: 0, inheritable: 0 }, Data { effective: 0, permitted: 0, inheritable: 0 }];
         let ret = libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr());
         check(plan, ret as c_int, Fixed::Caps)
     }

@@ -33,9 +33,8 @@ const READ_ONLY: u64 = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
 
 pub(crate) fn cstring(path: impl AsRef<Path>) -> Result<CString, SandboxError> {
     let path = path.as_ref();
-    CString::new(path.as_os_str().as_bytes()).map_err(|_| SandboxError::InvalidSpec {
-        reason: format!("path {} contains a NUL byte", path.display()),
-    })
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| SandboxError::InvalidSpec { reason: format!("path {} contains a NUL byte", path.display()) })
 }
 
 struct Builder {

@@ -55,7 +55,11 @@ pub fn probe() -> HostSupport {
             .collect(),
         Some(CgroupVersion::V2) => {
             let available = mounts.v2_controllers();
-            ["memory", "pids", "cpu"].into_iter().filter(|c| available.iter().any(|a| a == c)).map(str::to_owned).collect()
+            ["memory", "pids", "cpu"]
+                .into_iter()
+                .filter(|c| available.iter().any(|a| a == c))
+                .map(str::to_owned)
+                .collect()
         }
         None => Vec::new(),
     };
@@ -86,7 +90,8 @@ fn probe_namespaces(problems: &mut Vec<String>) -> bool {
     // SAFETY: the child makes raw system calls only and leaves with _exit;
     // the parent reaps it.
     unsafe {
-        let pid = libc::syscall(libc::SYS_clone, libc::SIGCHLD as c_ulong, 0usize, 0usize, 0usize, 0usize) as libc::pid_t;
+        let pid =
+            libc::syscall(libc::SYS_clone, libc::SIGCHLD as c_ulong, 0usize, 0usize, 0usize, 0usize) as libc::pid_t;
         if pid < 0 {
             problems.push(format!("fork failed: {}", std::io::Error::last_os_error()));
             return false;

@@ -52,9 +52,7 @@ impl Sandbox {
         let descriptions: Vec<String> = plan.steps.iter().map(|s| s.what.clone()).collect();
 
         let mut cmd = command(spec, plan.isolation);
-        let out_w2 = out_w
-            .try_clone()
-            .map_err(|source| SandboxError::Resource { what: "output pipe", source })?;
+        let out_w2 = out_w.try_clone().map_err(|source| SandboxError::Resource { what: "output pipe", source })?;
         cmd.stdin(Stdio::null()).stdout(Stdio::from(out_w)).stderr(Stdio::from(out_w2));
         let plan = Arc::new(plan);
         // SAFETY: the closure only calls the async-signal-safe code of

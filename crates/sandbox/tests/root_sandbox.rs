@@ -90,13 +90,21 @@ async fn root_sandbox_runs_as_pid_1_child_with_hostname_and_env() {
     assert!(out.contains("hello from task"), "{out}");
     assert!(out.contains("out\nerr\n"), "stdout and stderr share one pipe: {out}");
     assert!(out.contains("/var/task\n"), "{out}");
-    for want in ["CapPrm:\t0000000000000000", "CapEff:\t0000000000000000", "CapBnd:\t0000000000000000", "NoNewPrivs:\t1"] {
+    for want in
+        ["CapPrm:\t0000000000000000", "CapEff:\t0000000000000000", "CapBnd:\t0000000000000000", "NoNewPrivs:\t1"]
+    {
         assert!(out.contains(want), "missing {want}: {out}");
     }
     // env: exactly what was given (sh adds PWD, SHLVL and _ of its own).
     let env: Vec<&str> = out
         .lines()
-        .filter(|l| l.contains('=') && !l.starts_with("pid=") && !l.starts_with("PWD=") && !l.starts_with("SHLVL=") && !l.starts_with("_="))
+        .filter(|l| {
+            l.contains('=')
+                && !l.starts_with("pid=")
+                && !l.starts_with("PWD=")
+                && !l.starts_with("SHLVL=")
+                && !l.starts_with("_=")
+        })
         .collect();
     assert_eq!(env, vec!["LAMBDA_TASK_ROOT=/var/task", "PATH=/usr/bin:/bin"], "{out}");
     eprintln!("spawn -> exec: {:?}", sb.spawn_time());
@@ -162,7 +170,8 @@ async fn root_sandbox_memory_limit_kills_with_sigkill() {
     f.spec.program = "/usr/bin/python3".into();
     f.spec.args = vec![
         "-c".into(),
-        "import sys\nb=[]\nfor i in range(3*64):\n    b.append(bytearray(1024*1024))\nprint('survived', flush=True)".into(),
+        "import sys\nb=[]\nfor i in range(3*64):\n    b.append(bytearray(1024*1024))\nprint('survived', flush=True)"
+            .into(),
     ];
     let (out, exit, sb) = run(&f.spec).await;
     eprintln!("{out}");
@@ -257,7 +266,9 @@ async fn root_sandbox_process_mode_runs_with_cgroups_and_uid() {
     if skip(Isolation::Process) {
         return;
     }
-    let mut f = fixture("id -u; pwd; cat /var/task/hello.txt 2>/dev/null || cat hello.txt; echo $LAMBDA_TASK_ROOT; sleep 100 & wait");
+    let mut f = fixture(
+        "id -u; pwd; cat /var/task/hello.txt 2>/dev/null || cat hello.txt; echo $LAMBDA_TASK_ROOT; sleep 100 & wait",
+    );
     f.spec.isolation = Isolation::Process;
     let mut sb = Sandbox::spawn(&f.spec).expect("spawn");
     let out = sb.take_output().expect("output");
@@ -265,7 +276,10 @@ async fn root_sandbox_process_mode_runs_with_cgroups_and_uid() {
     let mut buf = vec![0u8; 4096];
     let mut text = String::new();
     while text.lines().count() < 4 {
-        let n = tokio::time::timeout(Duration::from_secs(5), rx.read(&mut buf)).await.expect("read timed out").expect("read");
+        let n = tokio::time::timeout(Duration::from_secs(5), rx.read(&mut buf))
+            .await
+            .expect("read timed out")
+            .expect("read");
         assert!(n > 0, "eof early: {text}");
         text.push_str(&String::from_utf8_lossy(&buf[..n]));
     }

@@ -26,7 +26,13 @@ const NOT_RUN_RETRY: Duration = Duration::from_secs(1);
 
 impl Scheduler {
     /// Durably queues an asynchronous invocation; returns once it is stored.
-    pub fn enqueue(&self, function: &str, qualifier: Option<&str>, request_id: &str, payload: &[u8]) -> Result<(), StoreError> {
+    pub fn enqueue(
+        &self,
+        function: &str,
+        qualifier: Option<&str>,
+        request_id: &str,
+        payload: &[u8],
+    ) -> Result<(), StoreError> {
         let now = lamina_core::now_ms();
         self.store.enqueue_event(&QueuedEvent {
             id: 0,
@@ -189,7 +195,13 @@ async fn send_to_dead_letter(s: &Scheduler, event: &QueuedEvent, error: &str) {
 }
 
 /// Sends Lambda's invocation record to the OnSuccess / OnFailure destination.
-fn send_record(s: &Scheduler, event: &QueuedEvent, config: &EventInvokeConfig, condition: &str, result: Option<&InvokeResult>) {
+fn send_record(
+    s: &Scheduler,
+    event: &QueuedEvent,
+    config: &EventInvokeConfig,
+    condition: &str,
+    result: Option<&InvokeResult>,
+) {
     let destination = if condition == "Success" { &config.on_success } else { &config.on_failure };
     let Some(arn) = destination else { return };
     let Ok(target) = FunctionRef::parse(arn) else {
@@ -198,8 +210,8 @@ fn send_record(s: &Scheduler, event: &QueuedEvent, config: &EventInvokeConfig, c
     };
     let partition = s.config.partition();
     let function_arn = partition.qualified_arn(&event.function, event.qualifier.as_deref().unwrap_or(LATEST));
-    let request_payload: serde_json::Value =
-        serde_json::from_slice(&event.payload).unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&event.payload).into()));
+    let request_payload: serde_json::Value = serde_json::from_slice(&event.payload)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&event.payload).into()));
     let mut record = serde_json::json!({
         "version": "1.0",
         "timestamp": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),

@@ -256,7 +256,11 @@ impl Scheduler {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                tracing::warn!(needed_mib = mib, used_mib = self.capacity.used_mib(), "sandbox memory capacity exhausted");
+                tracing::warn!(
+                    needed_mib = mib,
+                    used_mib = self.capacity.used_mib(),
+                    "sandbox memory capacity exhausted"
+                );
                 return Err(InvokeError::Throttled { reason: limits::ACCOUNT_LIMIT_EXCEEDED });
             }
             let _ = tokio::time::timeout(left, changed).await;
@@ -316,8 +320,7 @@ impl Scheduler {
     pub fn forget_function(self: &Arc<Self>, name: &str) {
         self.cache.forget(name);
         self.series.forget(name);
-        let qualifiers: Vec<String> =
-            self.provisioned_qualifiers(name);
+        let qualifiers: Vec<String> = self.provisioned_qualifiers(name);
         for q in qualifiers {
             self.unprovision(name, &q);
         }

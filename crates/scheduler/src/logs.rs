@@ -175,7 +175,12 @@ pub(crate) fn finish(s: &Scheduler, req: &InvokeRequest, stream: &str, r: Report
 }
 
 /// The result of an invocation whose sandbox never became ready.
-pub(crate) fn init_failure(s: &Scheduler, req: &InvokeRequest, failure: ColdFailure, elapsed: Duration) -> InvokeResult {
+pub(crate) fn init_failure(
+    s: &Scheduler,
+    req: &InvokeRequest,
+    failure: ColdFailure,
+    elapsed: Duration,
+) -> InvokeResult {
     let id = &req.request_id;
     let (output, stream, payload) = match failure {
         ColdFailure::InitError { error_type, body, output, log_stream } => {
@@ -191,7 +196,11 @@ pub(crate) fn init_failure(s: &Scheduler, req: &InvokeRequest, failure: ColdFail
         ColdFailure::Exited { exit, output, log_stream } => {
             let message = format!("Runtime exited with error: {exit}");
             let mut out = String::from_utf8_lossy(&output).into_owned();
-            let _ = writeln!(out, "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: error\tError Type: Runtime.ExitError", ms(elapsed));
+            let _ = writeln!(
+                out,
+                "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: error\tError Type: Runtime.ExitError",
+                ms(elapsed)
+            );
             (out, log_stream, error_payload(id, "Runtime.ExitError", &message))
         }
         ColdFailure::InitTimeout { output, log_stream } => {

@@ -2,7 +2,9 @@
 //! format at `/metrics`. Labels are function names and versions only —
 //! never request ids, which would grow the series without bound.
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 /// Buckets for invoke and init durations, in seconds (100 µs to 15 min).
 const DURATION_BUCKETS: &[f64] = &[
@@ -48,11 +50,9 @@ impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
         let fv = &["function", "version"];
-        let concurrent_executions = IntGaugeVec::new(
-            Opts::new("lamina_concurrent_executions", "Invocations running now"),
-            &["function"],
-        )
-        .unwrap_or_else(|e| unreachable_metric("lamina_concurrent_executions", e));
+        let concurrent_executions =
+            IntGaugeVec::new(Opts::new("lamina_concurrent_executions", "Invocations running now"), &["function"])
+                .unwrap_or_else(|e| unreachable_metric("lamina_concurrent_executions", e));
         let _ = registry.register(Box::new(concurrent_executions.clone()));
         let gauge = |name: &str, help: &str| {
             let g = IntGauge::new(name, help).unwrap_or_else(|e| unreachable_metric(name, e));
@@ -62,15 +62,33 @@ impl Metrics {
         Self {
             invocations: counter(&registry, "lamina_invocations_total", "Invocations run", fv),
             errors: counter(&registry, "lamina_errors_total", "Invocations that ended in a function error", fv),
-            throttles: counter(&registry, "lamina_throttles_total", "Invocations refused by a concurrency or capacity limit", &["function", "reason"]),
+            throttles: counter(
+                &registry,
+                "lamina_throttles_total",
+                "Invocations refused by a concurrency or capacity limit",
+                &["function", "reason"],
+            ),
             duration: histogram(&registry, "lamina_invocation_duration_seconds", "Invocation duration", fv),
-            init_duration: histogram(&registry, "lamina_init_duration_seconds", "Sandbox init duration on cold starts", fv),
+            init_duration: histogram(
+                &registry,
+                "lamina_init_duration_seconds",
+                "Sandbox init duration on cold starts",
+                fv,
+            ),
             cold_starts: counter(&registry, "lamina_cold_starts_total", "Invocations that started a new sandbox", fv),
             concurrent_executions,
             async_queue_depth: gauge("lamina_async_queue_depth", "Asynchronous events waiting in the durable queue"),
-            async_event_age: histogram(&registry, "lamina_async_event_age_seconds", "Age of asynchronous events when delivered", &["function"]),
+            async_event_age: histogram(
+                &registry,
+                "lamina_async_event_age_seconds",
+                "Age of asynchronous events when delivered",
+                &["function"],
+            ),
             idle_sandboxes: gauge("lamina_idle_sandboxes", "Warm sandboxes waiting for an invocation"),
-            sandbox_memory_mib: gauge("lamina_sandbox_memory_mib", "Memory reserved by live sandboxes (sum of MemorySize)"),
+            sandbox_memory_mib: gauge(
+                "lamina_sandbox_memory_mib",
+                "Memory reserved by live sandboxes (sum of MemorySize)",
+            ),
             registry,
         }
     }

@@ -165,12 +165,15 @@ impl Scheduler {
         let key = PoolKey::of(&version);
         while slot.live.load(Ordering::Acquire) < requested {
             let Some(lease) = self.capacity.try_lease(u64::from(version.memory_mib)) else {
-                *slot.failed.lock() = Some("Not enough memory on this host for the requested provisioned concurrency".into());
+                *slot.failed.lock() =
+                    Some("Not enough memory on this host for the requested provisioned concurrency".into());
                 return;
             };
             slot.live.fetch_add(1, Ordering::AcqRel);
             let member = Member(slot.clone());
-            match sandbox::cold_start(&self, &version, lease, InitType::Provisioned(qualifier.to_string(), member)).await {
+            match sandbox::cold_start(&self, &version, lease, InitType::Provisioned(qualifier.to_string(), member))
+                .await
+            {
                 Ok(mut warm) => {
                     warm.last_used = std::time::Instant::now();
                     self.idle.lock().entry(key.clone()).or_default().push(warm);

@@ -56,7 +56,11 @@ impl Scheduler {
         let version = match target {
             Target::Version(v) => v,
             Target::Alias { primary, extra: Some((other, weight)) } => {
-                if fastrand::f64() < weight { other } else { primary }
+                if fastrand::f64() < weight {
+                    other
+                } else {
+                    primary
+                }
             }
             Target::Alias { primary, extra: None } => primary,
         };

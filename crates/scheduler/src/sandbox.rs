@@ -98,8 +98,7 @@ pub(crate) async fn cold_start(
         message: format!("Error: {what}: {e}"),
         error_type: "Runtime.Unknown",
     };
-    let (api, link, init_rx) =
-        RuntimeApi::start(Some(uid.0)).await.map_err(|e| platform_error("runtime API", &e))?;
+    let (api, link, init_rx) = RuntimeApi::start(Some(uid.0)).await.map_err(|e| platform_error("runtime API", &e))?;
     let log_stream = log_stream_name(&v.version);
     let provisioned = match init_type {
         InitType::OnDemand => None,
@@ -204,12 +203,8 @@ impl Warm {
         let reusable = matches!(ended, Ended::Answered(_));
         let during = self.output.drain();
         let memory_used = self.sandbox.peak_memory_bytes();
-        let result = logs::finish(
-            s,
-            req,
-            &self.log_stream,
-            logs::Report { before, during, ended, duration, init, memory_used },
-        );
+        let result =
+            logs::finish(s, req, &self.log_stream, logs::Report { before, during, ended, duration, init, memory_used });
         (result, reusable, duration)
     }
 }
@@ -312,12 +307,7 @@ fn log_stream_name(version: &str) -> String {
 
 fn new_trace_id() -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();
-    format!(
-        "Root=1-{:08x}-{};Parent={};Sampled=0",
-        lamina_core::now_ms() / 1000,
-        &id[..24],
-        &id[16..32]
-    )
+    format!("Root=1-{:08x}-{};Parent={};Sampled=0", lamina_core::now_ms() / 1000, &id[..24], &id[16..32])
 }
 
 /// A host uid lent to one sandbox, returned when dropped.

@@ -144,10 +144,7 @@ pub async fn list(
     };
     let partition = app.config.partition();
     let only = q.get("FunctionVersion");
-    let aliases = aliases
-        .iter()
-        .filter(|a| only.is_none_or(|v| &a.version == v))
-        .map(|a| a.configuration(&partition))
-        .collect();
+    let aliases =
+        aliases.iter().filter(|a| only.is_none_or(|v| &a.version == v)).map(|a| a.configuration(&partition)).collect();
     Ok(Json(ListAliasesResponse { aliases, next_marker: None }))
 }

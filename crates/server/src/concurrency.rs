@@ -33,7 +33,8 @@ pub async fn put_reserved(
     AwsJson(req): AwsJson<Concurrency>,
 ) -> ApiResult<Json<Concurrency>> {
     let name = function(&app, &raw)?;
-    let n = req.reserved_concurrent_executions.ok_or_else(|| Invalid("ReservedConcurrentExecutions is required".into()))?;
+    let n =
+        req.reserved_concurrent_executions.ok_or_else(|| Invalid("ReservedConcurrentExecutions is required".into()))?;
     let limit = app.config.account_concurrency;
     if n < 0 || n > i64::from(limit) {
         return Err(Invalid(format!(
@@ -111,7 +112,9 @@ pub async fn put_provisioned(
     {
         let _w = app.writes.lock().await;
         let value = serde_json::to_string(&config).map_err(|e| AwsError::service(e.to_string()))?;
-        app.store.put_setting(&name, &format!("{}{qualifier}", provisioned::SETTING_PREFIX), &value).map_err(store_failure)?;
+        app.store
+            .put_setting(&name, &format!("{}{qualifier}", provisioned::SETTING_PREFIX), &value)
+            .map_err(store_failure)?;
     }
     app.scheduler.provision(&name, &qualifier, config.clone());
     let status = app.scheduler.provisioned_status(&name, &qualifier).unwrap_or(ProvisionedStatus {
@@ -125,7 +128,11 @@ pub async fn put_provisioned(
 }
 
 fn provisioned_not_found() -> ApiError {
-    ApiError(AwsError::new(404, "ProvisionedConcurrencyConfigNotFoundException", "No Provisioned Concurrency Config found for this function"))
+    ApiError(AwsError::new(
+        404,
+        "ProvisionedConcurrencyConfigNotFoundException",
+        "No Provisioned Concurrency Config found for this function",
+    ))
 }
 
 /// GET serves both GetProvisionedConcurrencyConfig and, with `List=ALL`,
@@ -148,7 +155,8 @@ pub async fn get_provisioned(
                 configs.push(wire(status, Some(partition.qualified_arn(&name, qualifier))));
             }
         }
-        return Ok(Json(ListProvisionedConcurrencyConfigsResponse { provisioned_concurrency_configs: configs }).into_response());
+        return Ok(Json(ListProvisionedConcurrencyConfigsResponse { provisioned_concurrency_configs: configs })
+            .into_response());
     }
     let (name, qualifier) = provisioned_qualifier(&app, &raw, &q)?;
     let status = app.scheduler.provisioned_status(&name, &qualifier).ok_or_else(provisioned_not_found)?;

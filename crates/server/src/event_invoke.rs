@@ -77,7 +77,13 @@ fn apply(c: &mut EventInvokeConfig, req: PutFunctionEventInvokeConfigRequest, re
     Ok(())
 }
 
-async fn save(app: &Arc<App>, raw: &str, q: &BTreeMap<String, String>, req: PutFunctionEventInvokeConfigRequest, replace: bool) -> ApiResult<Json<FunctionEventInvokeConfig>> {
+async fn save(
+    app: &Arc<App>,
+    raw: &str,
+    q: &BTreeMap<String, String>,
+    req: PutFunctionEventInvokeConfigRequest,
+    replace: bool,
+) -> ApiResult<Json<FunctionEventInvokeConfig>> {
     let (name, qualifier) = locate(app, raw, q)?;
     let _w = app.writes.lock().await;
     let mut config = match stored(app, &name, &qualifier)? {
@@ -132,7 +138,10 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn list(State(app): State<Arc<App>>, Path(raw): Path<String>) -> ApiResult<Json<ListFunctionEventInvokeConfigsResponse>> {
+pub async fn list(
+    State(app): State<Arc<App>>,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<ListFunctionEventInvokeConfigsResponse>> {
     let (name, _) = locate(&app, &raw, &BTreeMap::new())?;
     let mut configs = Vec::new();
     for (function, key, value) in app.store.settings_with_prefix(event_config::SETTING_PREFIX).map_err(store_failure)? {

@@ -99,9 +99,11 @@ mod tests {
     fn recognises_targets_and_credential_scopes() {
         assert_eq!(classify(&headers(&[("x-amz-target", "Logs_20140328.GetLogEvents")])), Some(Service::Logs));
         assert_eq!(classify(&headers(&[("x-amz-target", "AmazonSQS.SendMessage")])), Some(Service::Sqs));
-        let auth = "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=x";
+        let auth =
+            "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=x";
         assert_eq!(classify(&headers(&[("authorization", auth)])), Some(Service::Sqs));
-        let lambda = "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=x";
+        let lambda =
+            "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=x";
         assert_eq!(classify(&headers(&[("authorization", lambda)])), None);
         assert_eq!(classify(&HeaderMap::new()), None);
         assert_eq!(classify(&headers(&[("host", "abc123.execute-api.localhost:9000")])), Some(Service::Gateway));

@@ -88,9 +88,10 @@ pub fn load(app: &App, name: &str, qualifier: Option<&str>) -> ApiResult<Functio
 }
 
 fn decode_zip(b64: &str) -> ApiResult<Vec<u8>> {
-    base64::engine::general_purpose::STANDARD
-        .decode(b64.trim())
-        .map_err(|_| AwsError::invalid_parameter("Could not unzip uploaded file. Please check your file, then try to upload again.").into())
+    base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|_| {
+        AwsError::invalid_parameter("Could not unzip uploaded file. Please check your file, then try to upload again.")
+            .into()
+    })
 }
 
 /// Stores a zip (off the async runtime: hashing and unpacking take time).
@@ -105,7 +106,9 @@ async fn store_code(app: &Arc<App>, zip: Vec<u8>) -> ApiResult<(String, u64)> {
 
 fn require_zip_code(zip: Option<&str>, s3: bool, image: bool) -> ApiResult<&str> {
     if image {
-        return Err(AwsError::invalid_parameter("Lamina runs Zip packages; container images are not supported yet.").into());
+        return Err(
+            AwsError::invalid_parameter("Lamina runs Zip packages; container images are not supported yet.").into()
+        );
     }
     if s3 {
         return Err(AwsError::invalid_parameter("Lamina does not fetch code from S3 yet; pass Code.ZipFile.").into());
@@ -121,17 +124,27 @@ pub async fn create(State(app): State<Arc<App>>, AwsJson(req): AwsJson<CreateFun
     let name = req.function_name.as_deref().ok_or_else(|| Invalid("FunctionName is required".into()))?;
     let fref = FunctionRef::parse(name)?;
     if fref.qualifier.is_some() {
-        return Err(AwsError::invalid_parameter(format!("Invalid function name: {name}; a qualifier is not allowed here")).into());
+        return Err(AwsError::invalid_parameter(format!(
+            "Invalid function name: {name}; a qualifier is not allowed here"
+        ))
+        .into());
     }
     if req.package_type.as_deref().is_some_and(|p| p != "Zip") {
-        return Err(AwsError::invalid_parameter("Lamina runs Zip packages; container images are not supported yet.").into());
+        return Err(
+            AwsError::invalid_parameter("Lamina runs Zip packages; container images are not supported yet.").into()
+        );
     }
     let role = req.role.clone().ok_or_else(|| Invalid("Role is required".into()))?;
-    let runtime = req.runtime.clone().ok_or_else(|| Invalid("Runtime and Handler are mandatory parameters for functions created with deployment packages.".into()))?;
+    let runtime = req.runtime.clone().ok_or_else(|| {
+        Invalid("Runtime and Handler are mandatory parameters for functions created with deployment packages.".into())
+    })?;
     let kind = RuntimeKind::parse(&runtime)?;
     let handler = req.handler.clone().unwrap_or_default();
     if kind.needs_handler() && handler.is_empty() {
-        return Err(Invalid("Runtime and Handler are mandatory parameters for functions created with deployment packages.".into()).into());
+        return Err(Invalid(
+            "Runtime and Handler are mandatory parameters for functions created with deployment packages.".into(),
+        )
+        .into());
     }
     let memory_mib = f::validate_memory(req.memory_size.unwrap_or(i64::from(f::DEFAULT_MEMORY_MIB)))?;
     let timeout_secs = f::validate_timeout(req.timeout.unwrap_or(i64::from(f::DEFAULT_TIMEOUT_SECS)))?;
@@ -141,7 +154,8 @@ pub async fn create(State(app): State<Arc<App>>, AwsJson(req): AwsJson<CreateFun
     let architectures = f::validate_architectures(req.architectures.as_deref().unwrap_or(&[]))?;
     let tags = req.tags.clone().unwrap_or_default();
     let code = req.code.clone().unwrap_or_default();
-    let zip = decode_zip(require_zip_code(code.zip_file.as_deref(), code.s3_bucket.is_some(), code.image_uri.is_some())?)?;
+    let zip =
+        decode_zip(require_zip_code(code.zip_file.as_deref(), code.s3_bucket.is_some(), code.image_uri.is_some())?)?;
     let (code_sha256, code_size) = store_code(&app, zip).await?;
     let version = FunctionVersion {
         name: fref.name.clone(),
@@ -388,7 +402,9 @@ pub async fn delete(
             Err(e) => return Err(store_failure(e)),
         },
         Some(LATEST) => {
-            return Err(AwsError::invalid_parameter("$LATEST version cannot be deleted without deleting the function.").into())
+            return Err(
+                AwsError::invalid_parameter("$LATEST version cannot be deleted without deleting the function.").into()
+            )
         }
         Some(q) if q.bytes().all(|b| b.is_ascii_digit()) => {
             let aliases = match app.store.list_aliases(&r.name) {
@@ -414,7 +430,10 @@ pub async fn delete(
             }
         }
         Some(_) => {
-            return Err(AwsError::invalid_parameter("Deletion of aliases is not supported by DeleteFunction; use DeleteAlias.").into())
+            return Err(AwsError::invalid_parameter(
+                "Deletion of aliases is not supported by DeleteFunction; use DeleteAlias.",
+            )
+            .into())
         }
     }
     app.scheduler.forget(&r.name);

@@ -25,7 +25,10 @@ fn check_json(payload: &[u8]) -> ApiResult<()> {
         return Ok(());
     }
     serde_json::from_slice::<serde::de::IgnoredAny>(payload).map(|_| ()).map_err(|e| {
-        AwsError::invalid_request_content(format!("Could not parse request body into json: Could not parse payload into json: {e}")).into()
+        AwsError::invalid_request_content(format!(
+            "Could not parse request body into json: Could not parse payload into json: {e}"
+        ))
+        .into()
     })
 }
 
@@ -90,7 +93,11 @@ pub async fn invoke(
 }
 
 /// The deprecated InvokeAsync: always an `Event` invocation, answered `{"Status":202}`.
-pub async fn invoke_async(State(app): State<Arc<App>>, Path(name): Path<String>, payload: Bytes) -> ApiResult<Response> {
+pub async fn invoke_async(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    payload: Bytes,
+) -> ApiResult<Response> {
     let r = target(&name, None)?;
     app.scheduler.resolve(&r.name, r.qualifier.as_deref())?;
     if payload.len() > MAX_ASYNC_PAYLOAD {
@@ -115,10 +122,18 @@ fn client_context(headers: &HeaderMap) -> ApiResult<Option<String>> {
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .filter(|json| serde_json::from_str::<serde::de::IgnoredAny>(json).is_ok())
         .map(Some)
-        .ok_or_else(|| AwsError::invalid_request_content("Client context must be a valid Base64-encoded JSON object.").into())
+        .ok_or_else(|| {
+            AwsError::invalid_request_content("Client context must be a valid Base64-encoded JSON object.").into()
+        })
 }
 
-async fn enqueue(app: &Arc<App>, name: &str, qualifier: Option<&str>, request_id: &str, payload: Bytes) -> ApiResult<()> {
+async fn enqueue(
+    app: &Arc<App>,
+    name: &str,
+    qualifier: Option<&str>,
+    request_id: &str,
+    payload: Bytes,
+) -> ApiResult<()> {
     let payload = if payload.is_empty() { Bytes::from_static(b"{}") } else { payload };
     let (app2, name, qualifier, request_id) =
         (app.clone(), name.to_string(), qualifier.map(str::to_string), request_id.to_string());

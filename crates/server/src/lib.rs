@@ -10,15 +10,15 @@
 mod aliases;
 mod concurrency;
 pub mod error;
-mod front_door;
 mod event_invoke;
+mod front_door;
 mod functions;
 mod invoke;
 mod misc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::serve::ListenerExt;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::Router;
 use lamina_core::Config;
 use lamina_scheduler::Scheduler;
@@ -150,8 +150,7 @@ pub fn router(app: Arc<App>) -> Router {
 /// Serves until ctrl-c or SIGTERM.
 pub async fn serve(config: Config) -> Result<(), StartError> {
     let addr = config.listen;
-    let listener =
-        tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
     let app = App::open(config)?;
     let scheduler = app.scheduler.clone();
     tracing::info!(%addr, data_dir = %app.config.data_dir.display(), "lamina is ready");

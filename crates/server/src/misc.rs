@@ -5,7 +5,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use lamina_api::lambda::{AccountLimit, AccountUsage, GetAccountSettingsResponse, ListTagsResponse, TagResourceRequest};
+use lamina_api::lambda::{
+    AccountLimit, AccountUsage, GetAccountSettingsResponse, ListTagsResponse, TagResourceRequest,
+};
 use lamina_api::AwsError;
 use lamina_core::FunctionRef;
 use lamina_store::{BlobError, StoreError};
@@ -138,7 +140,9 @@ pub async fn usage(State(app): State<Arc<App>>, Query(q): Query<UsageQuery>) -> 
     let by_day = match q.by.as_deref() {
         None | Some("function") => false,
         Some("day") => true,
-        Some(other) => return Err(AwsError::invalid_parameter(format!("by must be function or day, got {other}")).into()),
+        Some(other) => {
+            return Err(AwsError::invalid_parameter(format!("by must be function or day, got {other}")).into())
+        }
     };
     let rows = app.store.usage_since(&since).map_err(store_failure)?;
     let prices = app.config.prices;
@@ -150,7 +154,8 @@ pub async fn usage(State(app): State<Arc<App>>, Query(q): Query<UsageQuery>) -> 
         g.1 += r.billed_ms;
         g.2 += r.gb_seconds;
     }
-    let cost = |requests: u64, gb_s: f64| gb_s * prices.per_gb_second + requests as f64 / 1e6 * prices.per_million_requests;
+    let cost =
+        |requests: u64, gb_s: f64| gb_s * prices.per_gb_second + requests as f64 / 1e6 * prices.per_million_requests;
     let (mut total_requests, mut total_gb_s) = (0u64, 0f64);
     let items: Vec<_> = groups
         .into_iter()

@@ -64,7 +64,13 @@ impl Blobs {
     /// Reads a stored zip.
     pub fn read_zip(&self, sha: &str) -> Result<Vec<u8>, BlobError> {
         let p = self.zip_path(sha);
-        fs::read(&p).map_err(|e| if e.kind() == io::ErrorKind::NotFound { BlobError::NotFound(sha.into()) } else { BlobError::Io { path: p, source: e } })
+        fs::read(&p).map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                BlobError::NotFound(sha.into())
+            } else {
+                BlobError::Io { path: p, source: e }
+            }
+        })
     }
 
     /// The unpacked code tree of a zip, unpacking it on first use.

@@ -163,7 +163,11 @@ impl Store for SqliteStore {
             "UPDATE versions SET record = ?3 WHERE name = ?1 AND version = ?2",
             params![latest.name, LATEST, encode(latest)?],
         )?;
-        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
     }
 
     fn list_functions(&self, after: Option<&str>, limit: usize) -> Result<Vec<FunctionVersion>> {
@@ -236,7 +240,11 @@ impl Store for SqliteStore {
             .conn
             .lock()
             .execute("DELETE FROM versions WHERE name = ?1 AND version = ?2 AND seq > 0", [name, version])?;
-        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
     }
 
     fn usage(&self) -> Result<(u64, u64)> {
@@ -305,9 +313,15 @@ impl Store for SqliteStore {
     }
 
     fn set_tags(&self, function: &str, tags: &BTreeMap<String, String>) -> Result<()> {
-        let n =
-            self.conn.lock().execute("UPDATE functions SET tags = ?2 WHERE name = ?1", params![function, encode(tags)?])?;
-        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        let n = self
+            .conn
+            .lock()
+            .execute("UPDATE functions SET tags = ?2 WHERE name = ?1", params![function, encode(tags)?])?;
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
     }
 
     fn get_setting(&self, function: &str, key: &str) -> Result<Option<String>> {
@@ -447,7 +461,13 @@ impl Store for SqliteStore {
             "SELECT id, grp, stream, ts_ms, message FROM log_events WHERE grp = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
         )?;
         let rows = stmt.query_map(params![group, after_id, limit as i64], |r| {
-            Ok(LogEvent { id: r.get(0)?, group: r.get(1)?, stream: r.get(2)?, timestamp_ms: r.get(3)?, message: r.get(4)? })
+            Ok(LogEvent {
+                id: r.get(0)?,
+                group: r.get(1)?,
+                stream: r.get(2)?,
+                timestamp_ms: r.get(3)?,
+                message: r.get(4)?,
+            })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }

@@ -34,7 +34,10 @@ fn created<T: serde::Serialize>(v: &T) -> Response {
 }
 
 fn api_not_found(gw: &Gateway, api_id: &str) -> GatewayError {
-    GatewayError::not_found("Api", format!("Invalid API identifier specified {}:{api_id}", gw.scheduler.config().account_id))
+    GatewayError::not_found(
+        "Api",
+        format!("Invalid API identifier specified {}:{api_id}", gw.scheduler.config().account_id),
+    )
 }
 
 /// `(function, qualifier)` named by an integration URI: a function ARN (any
@@ -125,12 +128,8 @@ pub async fn create_api(State(gw): State<Arc<Gateway>>, raw: Bytes) -> Result<Re
         tags: input.tags,
         version: input.version,
     };
-    let mut state = ApiState {
-        api: api.clone(),
-        routes: BTreeMap::new(),
-        integrations: BTreeMap::new(),
-        stages: BTreeMap::new(),
-    };
+    let mut state =
+        ApiState { api: api.clone(), routes: BTreeMap::new(), integrations: BTreeMap::new(), stages: BTreeMap::new() };
     if let Some(target) = &input.target {
         function_of_uri(target).map_err(bad)?;
         let integration = new_integration(target.clone(), "2.0".into(), None, None);
@@ -286,7 +285,11 @@ fn check_integration(i: &IntegrationInput) -> std::result::Result<(), GatewayErr
     Ok(())
 }
 
-pub async fn create_integration(State(gw): State<Arc<Gateway>>, Path(api_id): Path<String>, raw: Bytes) -> Result<Response> {
+pub async fn create_integration(
+    State(gw): State<Arc<Gateway>>,
+    Path(api_id): Path<String>,
+    raw: Bytes,
+) -> Result<Response> {
     let input: IntegrationInput = body(&raw)?;
     if input.integration_type.is_none() {
         return Err(bad("Invalid request input: integrationType is required").into());
@@ -294,7 +297,8 @@ pub async fn create_integration(State(gw): State<Arc<Gateway>>, Path(api_id): Pa
     check_integration(&input)?;
     let uri = input.integration_uri.ok_or_else(|| bad("An integration URI is required for AWS_PROXY integrations"))?;
     let timeout = input.timeout_in_millis.map(|t| t as u32);
-    let mut integration = new_integration(uri, input.payload_format_version.unwrap_or_else(|| "2.0".into()), timeout, input.description);
+    let mut integration =
+        new_integration(uri, input.payload_format_version.unwrap_or_else(|| "2.0".into()), timeout, input.description);
     if let Some(m) = input.integration_method {
         integration.integration_method = Some(m);
     }
@@ -322,7 +326,10 @@ pub async fn get_integrations(
     Ok(Json(page(items, &q)?).into_response())
 }
 
-pub async fn get_integration(State(gw): State<Arc<Gateway>>, Path((api_id, id)): Path<(String, String)>) -> Result<Response> {
+pub async fn get_integration(
+    State(gw): State<Arc<Gateway>>,
+    Path((api_id, id)): Path<(String, String)>,
+) -> Result<Response> {
     let found = gw.control(|ctl| ctl.apis.get(&api_id).map(|a| a.integrations.get(&id).cloned()));
     let i = found.ok_or_else(|| api_not_found(&gw, &api_id))?.ok_or_else(|| integration_not_found(&id))?;
     Ok(Json(i).into_response())
@@ -360,7 +367,10 @@ pub async fn update_integration(
     Ok(Json(out).into_response())
 }
 
-pub async fn delete_integration(State(gw): State<Arc<Gateway>>, Path((api_id, id)): Path<(String, String)>) -> Result<Response> {
+pub async fn delete_integration(
+    State(gw): State<Arc<Gateway>>,
+    Path((api_id, id)): Path<(String, String)>,
+) -> Result<Response> {
     gw.change_api(&api_id, |ctl| {
         let state = ctl.apis.get_mut(&api_id).ok_or_else(|| api_not_found(&gw, &api_id))?;
         if !state.integrations.contains_key(&id) {
@@ -394,9 +404,9 @@ struct RouteInput {
 
 /// Checks a route's target names an integration of the API.
 fn check_target(state: &ApiState, target: &str) -> std::result::Result<(), GatewayError> {
-    let id = target
-        .strip_prefix("integrations/")
-        .ok_or_else(|| bad(format!("Invalid target specified: {target}. A target must be of the form integrations/{{integrationId}}")))?;
+    let id = target.strip_prefix("integrations/").ok_or_else(|| {
+        bad(format!("Invalid target specified: {target}. A target must be of the form integrations/{{integrationId}}"))
+    })?;
     if !state.integrations.contains_key(id) {
         return Err(bad(format!("Invalid integration identifier specified in target: {target}")));
     }
@@ -411,7 +421,9 @@ fn check_unique(state: &ApiState, key: &RouteKey, except: Option<&str>) -> std::
             let _ = table.insert(&k, ());
         }
     }
-    table.insert(key, ()).map_err(|_| GatewayError::Conflict("A route with an equivalent route key already exists for this API".into()))
+    table
+        .insert(key, ())
+        .map_err(|_| GatewayError::Conflict("A route with an equivalent route key already exists for this API".into()))
 }
 
 fn check_authorization(t: Option<&str>) -> std::result::Result<(), GatewayError> {
@@ -503,7 +515,10 @@ pub async fn update_route(
     Ok(Json(out).into_response())
 }
 
-pub async fn delete_route(State(gw): State<Arc<Gateway>>, Path((api_id, id)): Path<(String, String)>) -> Result<Response> {
+pub async fn delete_route(
+    State(gw): State<Arc<Gateway>>,
+    Path((api_id, id)): Path<(String, String)>,
+) -> Result<Response> {
     gw.change_api(&api_id, |ctl| {
         let state = ctl.apis.get_mut(&api_id).ok_or_else(|| api_not_found(&gw, &api_id))?;
         if state.routes.remove(&id).is_none() {
@@ -551,7 +566,9 @@ fn new_stage(
 
 fn check_stage_name(name: &str) -> std::result::Result<(), GatewayError> {
     let ok = name == "$default"
-        || (!name.is_empty() && name.len() <= 128 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        || (!name.is_empty()
+            && name.len() <= 128
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
     if ok {
         Ok(())
     } else {
@@ -597,7 +614,10 @@ pub async fn get_stages(
     Ok(Json(page(items, &q)?).into_response())
 }
 
-pub async fn get_stage(State(gw): State<Arc<Gateway>>, Path((api_id, name)): Path<(String, String)>) -> Result<Response> {
+pub async fn get_stage(
+    State(gw): State<Arc<Gateway>>,
+    Path((api_id, name)): Path<(String, String)>,
+) -> Result<Response> {
     let found = gw.control(|ctl| ctl.apis.get(&api_id).map(|a| a.stages.get(&name).cloned()));
     let s = found.ok_or_else(|| api_not_found(&gw, &api_id))?.ok_or_else(|| stage_not_found(&name))?;
     Ok(Json(s).into_response())
@@ -629,7 +649,10 @@ pub async fn update_stage(
     Ok(Json(out).into_response())
 }
 
-pub async fn delete_stage(State(gw): State<Arc<Gateway>>, Path((api_id, name)): Path<(String, String)>) -> Result<Response> {
+pub async fn delete_stage(
+    State(gw): State<Arc<Gateway>>,
+    Path((api_id, name)): Path<(String, String)>,
+) -> Result<Response> {
     gw.change_api(&api_id, |ctl| {
         let state = ctl.apis.get_mut(&api_id).ok_or_else(|| api_not_found(&gw, &api_id))?;
         if state.stages.remove(&name).is_none() {

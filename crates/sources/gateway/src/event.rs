@@ -48,7 +48,9 @@ fn is_text(content_type: Option<&str>) -> bool {
     let Some(ct) = content_type else { return true };
     let ct = ct.to_ascii_lowercase();
     ct.starts_with("text/")
-        || ["json", "xml", "javascript", "x-www-form-urlencoded", "yaml", "graphql", "csv"].iter().any(|t| ct.contains(t))
+        || ["json", "xml", "javascript", "x-www-form-urlencoded", "yaml", "graphql", "csv"]
+            .iter()
+            .any(|t| ct.contains(t))
 }
 
 /// `(body, isBase64Encoded)`; `None` when the request has no body.

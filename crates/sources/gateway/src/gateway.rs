@@ -227,11 +227,8 @@ fn build_served_api(state: &ApiState) -> ServedApi {
     let mut table = Table::default();
     for r in state.routes.values() {
         let Ok(key) = RouteKey::parse(&r.route_key) else { continue };
-        let target = r
-            .target
-            .as_deref()
-            .and_then(|t| t.strip_prefix("integrations/"))
-            .and_then(|id| targets.get(id).cloned());
+        let target =
+            r.target.as_deref().and_then(|t| t.strip_prefix("integrations/")).and_then(|id| targets.get(id).cloned());
         // Duplicates were refused when the route was created.
         let _ = table.insert(&key, RouteEntry { route_key: r.route_key.clone(), target });
     }

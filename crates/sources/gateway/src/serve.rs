@@ -91,7 +91,9 @@ fn protocol(v: Version) -> &'static str {
 /// The caller's address: the socket peer when the server records it,
 /// else the first `X-Forwarded-For` hop, else loopback.
 fn source_ip(req: &Request) -> String {
-    if let Some(axum::extract::ConnectInfo(addr)) = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>() {
+    if let Some(axum::extract::ConnectInfo(addr)) =
+        req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+    {
         return addr.ip().to_string();
     }
     req.headers()
@@ -134,7 +136,13 @@ enum Outcome {
     TimedOut,
 }
 
-async fn invoke(gw: &Gateway, target: &Target, request_id: String, trace_id: Option<String>, payload: Vec<u8>) -> Outcome {
+async fn invoke(
+    gw: &Gateway,
+    target: &Target,
+    request_id: String,
+    trace_id: Option<String>,
+    payload: Vec<u8>,
+) -> Outcome {
     let resolved = match gw.scheduler.resolve(&target.function, target.qualifier.as_deref()) {
         Ok(r) => r,
         Err(e) => return Outcome::Rejected(e),
@@ -221,7 +229,9 @@ async fn serve_api(gw: &Gateway, api_id: &str, path: String, req: Request) -> Re
     };
     let event = if target.v1 { event::v1(&http, &ctx) } else { event::v2(&http, &ctx) };
     let payload = serde_json::to_vec(&event).unwrap_or_default();
-    let mut resp = match invoke(gw, &target, lamina_scheduler::new_request_id(), trace_id(&incoming.headers), payload).await {
+    let mut resp = match invoke(gw, &target, lamina_scheduler::new_request_id(), trace_id(&incoming.headers), payload)
+        .await
+    {
         Outcome::Answered(r) if r.function_error.is_none() => match event::response(&r.payload, target.v1) {
             Ok(resp) => resp,
             Err(e) => {

@@ -81,8 +81,11 @@ impl Store {
     }
 
     pub fn put(&self, kind: Kind, parent: &str, id: &str, body: &impl serde::Serialize) -> Result<(), StoreError> {
-        let json = serde_json::to_string(body)
-            .map_err(|source| StoreError::Corrupt { kind: kind.as_str(), id: id.to_string(), source })?;
+        let json = serde_json::to_string(body).map_err(|source| StoreError::Corrupt {
+            kind: kind.as_str(),
+            id: id.to_string(),
+            source,
+        })?;
         self.conn.execute(
             "INSERT INTO gateway_objects (kind, parent, id, body) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (kind, parent, id) DO UPDATE SET body = excluded.body",
@@ -103,16 +106,18 @@ impl Store {
     pub fn delete_api(&mut self, api_id: &str) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         tx.execute("DELETE FROM gateway_objects WHERE kind = 'api' AND id = ?1", params![api_id])?;
-        tx.execute("DELETE FROM gateway_objects WHERE kind <> 'api' AND kind <> 'url' AND parent = ?1", params![api_id])?;
+        tx.execute(
+            "DELETE FROM gateway_objects WHERE kind <> 'api' AND kind <> 'url' AND parent = ?1",
+            params![api_id],
+        )?;
         tx.commit()?;
         Ok(())
     }
 
     pub fn all(&self, kind: Kind) -> Result<Vec<Row>, StoreError> {
         let mut stmt = self.conn.prepare("SELECT parent, id, body FROM gateway_objects WHERE kind = ?1")?;
-        let rows = stmt.query_map(params![kind.as_str()], |r| {
-            Ok(Row { parent: r.get(0)?, id: r.get(1)?, body: r.get(2)? })
-        })?;
+        let rows =
+            stmt.query_map(params![kind.as_str()], |r| Ok(Row { parent: r.get(0)?, id: r.get(1)?, body: r.get(2)? }))?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
@@ -121,9 +126,11 @@ impl Store {
         self.all(kind)?
             .into_iter()
             .map(|row| {
-                serde_json::from_str(&row.body)
-                    .map(|v| (row.parent, v))
-                    .map_err(|source| StoreError::Corrupt { kind: kind.as_str(), id: row.id, source })
+                serde_json::from_str(&row.body).map(|v| (row.parent, v)).map_err(|source| StoreError::Corrupt {
+                    kind: kind.as_str(),
+                    id: row.id,
+                    source,
+                })
             })
             .collect()
     }

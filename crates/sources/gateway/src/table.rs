@@ -34,7 +34,9 @@ impl RouteKey {
         if key == "$default" {
             return Ok(Self::Default);
         }
-        let invalid = || format!("Invalid route key: {key}. Route key must be '$default' or of the form 'METHOD /path', e.g. 'GET /pets/{{petId}}'");
+        let invalid = || {
+            format!("Invalid route key: {key}. Route key must be '$default' or of the form 'METHOD /path', e.g. 'GET /pets/{{petId}}'")
+        };
         let (method, path) = key.split_once(' ').ok_or_else(invalid)?;
         if !METHODS.contains(&method) {
             return Err(format!("Invalid route key: {key}. Unsupported HTTP method {method}"));
@@ -52,7 +54,9 @@ impl RouteKey {
             let seg = if let Some(inner) = s.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
                 if let Some(name) = inner.strip_suffix('+') {
                     if !last {
-                        return Err(format!("Invalid route key: {key}. A greedy path variable must be the last path segment"));
+                        return Err(format!(
+                            "Invalid route key: {key}. A greedy path variable must be the last path segment"
+                        ));
                     }
                     check_param_name(key, name)?;
                     Segment::Greedy(name.to_string())
@@ -242,8 +246,7 @@ mod tests {
     }
 
     fn hit(t: &Table<String>, method: &str, path: &str) -> Option<(String, Vec<(String, String)>)> {
-        t.find(method, path)
-            .map(|m| (m.value.clone(), m.params.into_iter().map(|(k, v)| (k.to_string(), v)).collect()))
+        t.find(method, path).map(|m| (m.value.clone(), m.params.into_iter().map(|(k, v)| (k.to_string(), v)).collect()))
     }
 
     #[test]
@@ -251,7 +254,8 @@ mod tests {
         assert_eq!(RouteKey::parse("$default").unwrap(), RouteKey::Default);
         assert!(RouteKey::parse("GET /").is_ok());
         assert!(RouteKey::parse("ANY /pets/{proxy+}").is_ok());
-        for bad in ["GET", "FETCH /x", "GET pets", "GET /{proxy+}/x", "GET /a//b", "GET /{}", "GET /a{b}", "get /x", ""] {
+        for bad in ["GET", "FETCH /x", "GET pets", "GET /{proxy+}/x", "GET /a//b", "GET /{}", "GET /a{b}", "get /x", ""]
+        {
             assert!(RouteKey::parse(bad).is_err(), "{bad} should be rejected");
         }
     }

@@ -77,13 +77,17 @@ fn target(gw: &Gateway, name: &str, query_qualifier: Option<&str>) -> Result<(St
     let f = lamina_core::FunctionRef::parse(name).map_err(|e| AwsError::invalid_parameter(e.0))?;
     let qualifier = match (f.qualifier.as_deref(), query_qualifier) {
         (Some(a), Some(b)) if a != b => {
-            return Err(AwsError::invalid_parameter("The derived qualifier from the function name does not match the specified qualifier.").into())
+            return Err(AwsError::invalid_parameter(
+                "The derived qualifier from the function name does not match the specified qualifier.",
+            )
+            .into())
         }
         (a, b) => a.or(b).map(str::to_string),
     };
     if let Some(q) = &qualifier {
         let ok = q == lamina_core::LATEST
-            || (!q.bytes().all(|b| b.is_ascii_digit()) && q.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+            || (!q.bytes().all(|b| b.is_ascii_digit())
+                && q.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         if !ok || q.len() > 128 {
             return Err(AwsError::invalid_parameter(format!(
                 "1 validation error detected: Value '{q}' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern: ((?!^\\d+$)^[0-9a-zA-Z-_]+$)"
@@ -104,7 +108,11 @@ fn no_config() -> LambdaError {
     AwsError::not_found("The resource you requested does not exist.").into()
 }
 
-fn find<'a>(urls: &'a std::collections::BTreeMap<String, UrlConfig>, name: &str, q: &Option<String>) -> Option<&'a UrlConfig> {
+fn find<'a>(
+    urls: &'a std::collections::BTreeMap<String, UrlConfig>,
+    name: &str,
+    q: &Option<String>,
+) -> Option<&'a UrlConfig> {
     urls.values().find(|u| u.target.function == name && &u.target.qualifier == q)
 }
 
@@ -151,7 +159,11 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }
 
-pub async fn get(State(gw): State<Arc<Gateway>>, Path(name): Path<String>, Query(q): Query<UrlQuery>) -> Result<Response> {
+pub async fn get(
+    State(gw): State<Arc<Gateway>>,
+    Path(name): Path<String>,
+    Query(q): Query<UrlQuery>,
+) -> Result<Response> {
     let (function, qualifier, _) = target(&gw, &name, q.qualifier.as_deref())?;
     let cfg = gw.control(|ctl| find(&ctl.urls, &function, &qualifier).cloned()).ok_or_else(no_config)?;
     Ok(Json(cfg.wire()).into_response())
@@ -188,7 +200,11 @@ pub async fn update(
     Ok(Json(cfg.wire()).into_response())
 }
 
-pub async fn delete(State(gw): State<Arc<Gateway>>, Path(name): Path<String>, Query(q): Query<UrlQuery>) -> Result<Response> {
+pub async fn delete(
+    State(gw): State<Arc<Gateway>>,
+    Path(name): Path<String>,
+    Query(q): Query<UrlQuery>,
+) -> Result<Response> {
     let (function, qualifier, _) = target(&gw, &name, q.qualifier.as_deref())?;
     let url_id = gw
         .control(|ctl| find(&ctl.urls, &function, &qualifier).map(|u| u.target.url_id.clone()))
@@ -201,7 +217,11 @@ pub async fn delete(State(gw): State<Arc<Gateway>>, Path(name): Path<String>, Qu
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn list(State(gw): State<Arc<Gateway>>, Path(name): Path<String>, Query(q): Query<UrlQuery>) -> Result<Response> {
+pub async fn list(
+    State(gw): State<Arc<Gateway>>,
+    Path(name): Path<String>,
+    Query(q): Query<UrlQuery>,
+) -> Result<Response> {
     let f = lamina_core::FunctionRef::parse(&name).map_err(|e| AwsError::invalid_parameter(e.0))?;
     gw.scheduler.resolve(&f.name, None)?;
     let mut items: Vec<UrlConfig> =

@@ -54,7 +54,9 @@ impl<'a> Params<'a> {
         let Some(Value::Object(m)) = self.0.get(k) else { return Ok(out) };
         for (name, v) in m {
             let data_type = v.get("DataType").and_then(Value::as_str).ok_or_else(|| {
-                SqsError::InvalidParameterValue(format!("The message attribute '{name}' must contain a non-empty attribute type."))
+                SqsError::InvalidParameterValue(format!(
+                    "The message attribute '{name}' must contain a non-empty attribute type."
+                ))
             })?;
             out.insert(
                 name.clone(),
@@ -135,7 +137,8 @@ pub async fn dispatch(engine: &Engine, action: &str, params: &Value) -> SqsResul
         "SendMessage" => {
             let q = engine.queue(p.required("QueueUrl")?)?;
             let input = send_input(&p)?;
-            let out = engine.send(&q, vec![input]).await.pop().unwrap_or(Err(SqsError::Internal("no result".into())))?;
+            let out =
+                engine.send(&q, vec![input]).await.pop().unwrap_or(Err(SqsError::Internal("no result".into())))?;
             Ok(send_output(None, out))
         }
         "SendMessageBatch" => {
@@ -197,7 +200,8 @@ pub async fn dispatch(engine: &Engine, action: &str, params: &Value) -> SqsResul
         "ChangeMessageVisibility" => {
             let q = engine.queue(p.required("QueueUrl")?)?;
             let handle = p.required("ReceiptHandle")?.to_string();
-            let timeout = p.int("VisibilityTimeout")?.ok_or_else(|| SqsError::MissingParameter("VisibilityTimeout".into()))?;
+            let timeout =
+                p.int("VisibilityTimeout")?.ok_or_else(|| SqsError::MissingParameter("VisibilityTimeout".into()))?;
             engine.change_visibility(&q, &[(handle, timeout)]).await.pop().unwrap_or(Ok(()))?;
             Ok(json!({}))
         }
@@ -371,7 +375,8 @@ fn check_batch(entries: &[Map<String, Value>], entry: &'static str) -> SqsResult
     let mut seen = HashSet::new();
     for e in entries {
         let id = e.get("Id").and_then(Value::as_str).unwrap_or("");
-        let ok = !id.is_empty() && id.len() <= 80 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let ok =
+            !id.is_empty() && id.len() <= 80 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !ok {
             return Err(SqsError::InvalidBatchEntryId);
         }
@@ -410,9 +415,8 @@ async fn receive(engine: &Engine, p: &Params<'_>) -> SqsResult<Value> {
     let mut system = p.strings("AttributeNames");
     system.extend(p.strings("MessageSystemAttributeNames"));
     let user = p.strings("MessageAttributeNames");
-    let messages = engine
-        .receive(&q, max as usize, visibility.map(|v| v as u32), Duration::from_secs(wait), true)
-        .await?;
+    let messages =
+        engine.receive(&q, max as usize, visibility.map(|v| v as u32), Duration::from_secs(wait), true).await?;
     let out: Vec<Value> = messages.iter().map(|m| message_json(&q, m, &system, &user)).collect();
     if out.is_empty() {
         return Ok(json!({}));
@@ -448,7 +452,10 @@ pub fn system_attributes(m: &Message) -> BTreeMap<&'static str, String> {
 
 fn wants_user_attribute(filters: &[String], name: &str) -> bool {
     filters.iter().any(|f| {
-        f == "All" || f == ".*" || f == name || f.strip_suffix(".*").is_some_and(|prefix| name.starts_with(&format!("{prefix}.")))
+        f == "All"
+            || f == ".*"
+            || f == name
+            || f.strip_suffix(".*").is_some_and(|prefix| name.starts_with(&format!("{prefix}.")))
     })
 }
 
@@ -487,8 +494,13 @@ fn message_json(q: &crate::engine::Queue, m: &Message, system: &[String], user: 
         })
         .collect();
     if !chosen.is_empty() {
-        let subset: Attributes =
-            m.data.attributes.iter().filter(|(k, _)| chosen.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let subset: Attributes = m
+            .data
+            .attributes
+            .iter()
+            .filter(|(k, _)| chosen.contains_key(*k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         if let Some(md5) = crate::model::md5_of_attributes(&subset) {
             out.insert("MD5OfMessageAttributes".into(), json!(md5));
         }

@@ -69,7 +69,13 @@ pub struct Engine {
 pub const MAX_BATCH_BYTES: usize = model::MAX_MESSAGE_BYTES as usize;
 
 impl Engine {
-    pub fn new(region: String, account_id: String, public_url: String, writer: Writer, loaded: &mut Loaded) -> Arc<Self> {
+    pub fn new(
+        region: String,
+        account_id: String,
+        public_url: String,
+        writer: Writer,
+        loaded: &mut Loaded,
+    ) -> Arc<Self> {
         let (shutdown, _) = watch::channel(false);
         let me = Self {
             region,
@@ -209,13 +215,8 @@ impl Engine {
     }
 
     pub fn list_queues(&self, prefix: Option<&str>) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .queues
-            .read()
-            .keys()
-            .filter(|n| prefix.is_none_or(|p| n.starts_with(p)))
-            .cloned()
-            .collect();
+        let mut names: Vec<String> =
+            self.queues.read().keys().filter(|n| prefix.is_none_or(|p| n.starts_with(p))).cloned().collect();
         names.sort();
         names
     }
@@ -401,7 +402,8 @@ impl Engine {
             };
             if id.is_empty() || id.len() > 128 {
                 return Err(SqsError::InvalidParameterValue(
-                    "Value for parameter MessageDeduplicationId is invalid. Reason: must be 1 to 128 characters.".into(),
+                    "Value for parameter MessageDeduplicationId is invalid. Reason: must be 1 to 128 characters."
+                        .into(),
                 ));
             }
             if let Some(hit) = st.dedup_hit(&id, now) {
@@ -439,8 +441,14 @@ impl Engine {
             trace_header: input.trace_header,
             dead_letter_source_arn: None,
         };
-        let msg =
-            Message { seq, data: Arc::new(data), visible_at: now + delay * 1000, receive_count: 0, first_receive: None, nonce: 0 };
+        let msg = Message {
+            seq,
+            data: Arc::new(data),
+            visible_at: now + delay * 1000,
+            receive_count: 0,
+            first_receive: None,
+            nonce: 0,
+        };
         let _ = q;
         Ok((SendOutput { message_id, md5_body, md5_attributes, sequence_number }, Some(msg)))
     }

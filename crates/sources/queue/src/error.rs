@@ -106,7 +106,11 @@ impl SqsError {
     }
 
     fn fault(&self) -> &'static str {
-        if matches!(self, Self::Internal(_)) { "Receiver" } else { "Sender" }
+        if matches!(self, Self::Internal(_)) {
+            "Receiver"
+        } else {
+            "Sender"
+        }
     }
 
     /// Whether a batch entry failing with this is the caller's fault.

@@ -60,8 +60,13 @@ impl Service {
         let config = scheduler.config();
         std::fs::create_dir_all(&config.data_dir).map_err(|e| SqsError::Internal(e.to_string()))?;
         let (writer, mut loaded) = store::open(&config.data_dir.join("queues.sqlite"))?;
-        let engine =
-            Engine::new(config.region.clone(), config.account_id.clone(), config.public_url.clone(), writer, &mut loaded);
+        let engine = Engine::new(
+            config.region.clone(),
+            config.account_id.clone(),
+            config.public_url.clone(),
+            writer,
+            &mut loaded,
+        );
         let mappings = Mappings::start(engine.clone(), scheduler.clone(), &loaded.mappings);
         if tokio::runtime::Handle::try_current().is_ok() {
             tokio::spawn(sweeper(Arc::downgrade(&engine)));
@@ -75,9 +80,7 @@ impl Service {
     pub fn for_scheduler(scheduler: &Arc<Scheduler>) -> Result<Arc<Self>, SqsError> {
         let mut services = SERVICES.lock();
         services.retain(|(s, _)| s.strong_count() > 0);
-        if let Some((_, svc)) =
-            services.iter().find(|(s, _)| s.upgrade().is_some_and(|s| Arc::ptr_eq(&s, scheduler)))
-        {
+        if let Some((_, svc)) = services.iter().find(|(s, _)| s.upgrade().is_some_and(|s| Arc::ptr_eq(&s, scheduler))) {
             return Ok(svc.clone());
         }
         let svc = Self::open(scheduler.clone())?;
@@ -131,7 +134,12 @@ pub fn router(scheduler: Arc<Scheduler>) -> Router {
 }
 
 /// One SQS request in either protocol.
-async fn handle(State(svc): State<Arc<Service>>, OriginalUri(uri): OriginalUri, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    State(svc): State<Arc<Service>>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let call = match protocol::decode(uri.path(), uri.query(), &headers, &body) {
         Ok(c) => c,
         Err((p, e)) => return protocol::error(p, &uuid::Uuid::new_v4().to_string(), &e),
@@ -181,7 +189,11 @@ impl lamina_scheduler::DeadLetterSink for DeadLetters {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
         Box::pin(async move {
             let queue = self.0.queue_by_arn(target_arn).ok_or_else(|| format!("no queue {target_arn}"))?;
-            let attr = |v: &str| model::AttrValue { data_type: "String".into(), string_value: Some(v.into()), binary_value: None };
+            let attr = |v: &str| model::AttrValue {
+                data_type: "String".into(),
+                string_value: Some(v.into()),
+                binary_value: None,
+            };
             let mut attributes = model::Attributes::new();
             attributes.insert("RequestID".into(), attr(request_id));
             attributes.insert("ErrorCode".into(), attr(error));

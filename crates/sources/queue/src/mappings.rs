@@ -127,7 +127,11 @@ impl Mappings {
     }
 
     fn state_of(&self, m: &Mapping) -> &'static str {
-        if m.enabled { "Enabled" } else { "Disabled" }
+        if m.enabled {
+            "Enabled"
+        } else {
+            "Disabled"
+        }
     }
 
     fn render(&self, m: &Mapping, state: &str) -> Value {
@@ -136,15 +140,10 @@ impl Mappings {
 
     async fn persist(&self, m: &Mapping) -> Result<(), AwsError> {
         let json = serde_json::to_string(m).map_err(|e| AwsError::service(e.to_string()))?;
-        self.engine
-            .writer
-            .submit(vec![Op::PutMapping { uuid: m.uuid.clone(), json }])
-            .durable()
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "cannot store an event source mapping");
-                AwsError::service("An internal error occurred.")
-            })
+        self.engine.writer.submit(vec![Op::PutMapping { uuid: m.uuid.clone(), json }]).durable().await.map_err(|e| {
+            tracing::error!(error = %e, "cannot store an event source mapping");
+            AwsError::service("An internal error occurred.")
+        })
     }
 
     /// Function name, qualifier and ARN for a FunctionName parameter; the
@@ -205,7 +204,8 @@ fn parse_input(body: &Bytes) -> Result<MappingInput, AwsError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(MappingInput::default());
     }
-    serde_json::from_slice(body).map_err(|e| AwsError::invalid_request_content(format!("Could not parse request body into json: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| AwsError::invalid_request_content(format!("Could not parse request body into json: {e}")))
 }
 
 /// Applies and validates the tunable fields onto `m`.
@@ -227,14 +227,10 @@ fn apply(m: &mut Mapping, input: &MappingInput, fifo: bool) -> Result<(), AwsErr
         m.max_batching_window_secs = w as u32;
     }
     if fifo && m.batch_size > 10 {
-        return Err(AwsError::invalid_parameter(
-            "Batch size for SQS FIFO queues must be less than or equal to 10.",
-        ));
+        return Err(AwsError::invalid_parameter("Batch size for SQS FIFO queues must be less than or equal to 10."));
     }
     if fifo && m.max_batching_window_secs > 0 {
-        return Err(AwsError::invalid_parameter(
-            "Batching window is not supported for FIFO queues",
-        ));
+        return Err(AwsError::invalid_parameter("Batching window is not supported for FIFO queues"));
     }
     if m.batch_size > 10 && m.max_batching_window_secs == 0 {
         return Err(AwsError::invalid_parameter(
@@ -305,13 +301,12 @@ fn not_found() -> AwsError {
 
 pub async fn create(State(me): State<Arc<Mappings>>, body: Bytes) -> Answer {
     let input = parse_input(&body)?;
-    let function = input
-        .function_name
-        .as_deref()
-        .ok_or_else(|| AwsError::invalid_parameter("FunctionName is required"))?;
-    let arn = input.event_source_arn.clone().ok_or_else(|| {
-        AwsError::invalid_parameter("Unrecognized event source, must be an Amazon SQS queue ARN.")
-    })?;
+    let function =
+        input.function_name.as_deref().ok_or_else(|| AwsError::invalid_parameter("FunctionName is required"))?;
+    let arn = input
+        .event_source_arn
+        .clone()
+        .ok_or_else(|| AwsError::invalid_parameter("Unrecognized event source, must be an Amazon SQS queue ARN."))?;
     if !arn.starts_with("arn:aws:sqs:") {
         return Err(AwsError::invalid_parameter(format!(
             "Unsupported event source type for {arn}: Lamina maps Amazon SQS queues."
@@ -433,9 +428,9 @@ pub async fn list(State(me): State<Arc<Mappings>>, Query(q): Query<ListQuery>) -
         .map(|e| &e.mapping)
         .filter(|m| q.event_source_arn.as_ref().is_none_or(|a| &m.event_source_arn == a))
         .filter(|m| {
-            function.as_ref().is_none_or(|f| {
-                f.name == m.function_name && (f.qualifier.is_none() || f.qualifier == m.qualifier)
-            })
+            function
+                .as_ref()
+                .is_none_or(|f| f.name == m.function_name && (f.qualifier.is_none() || f.qualifier == m.qualifier))
         })
         .collect();
     let page: Vec<Value> = all.iter().skip(start).take(max).map(|m| me.render(m, me.state_of(m))).collect();

@@ -252,9 +252,7 @@ pub fn validate_attributes(attrs: &Attributes) -> SqsResult<()> {
             && !name.to_ascii_lowercase().starts_with("aws.")
             && !name.to_ascii_lowercase().starts_with("amazon.");
         if !name_ok {
-            return Err(SqsError::InvalidParameterValue(format!(
-                "Message (user) attribute name '{name}' is invalid."
-            )));
+            return Err(SqsError::InvalidParameterValue(format!("Message (user) attribute name '{name}' is invalid.")));
         }
         let base = v.data_type.split('.').next().unwrap_or("");
         if !matches!(base, "String" | "Number" | "Binary") {
@@ -363,7 +361,10 @@ mod tests {
     fn attribute_md5_matches_sqs() {
         // Reference value computed by botocore's own SQS MD5 check algorithm.
         let mut a = Attributes::new();
-        a.insert("a".into(), AttrValue { data_type: "String".into(), string_value: Some("b".into()), binary_value: None });
+        a.insert(
+            "a".into(),
+            AttrValue { data_type: "String".into(), string_value: Some("b".into()), binary_value: None },
+        );
         let mut buf = Vec::new();
         for part in [&b"a"[..], b"String"] {
             buf.extend_from_slice(&(part.len() as u32).to_be_bytes());
@@ -387,7 +388,10 @@ mod tests {
         attrs.insert("VisibilityTimeout".to_string(), "50000".to_string());
         assert!(matches!(c.apply(&attrs, true), Err(SqsError::InvalidAttributeValue { .. })));
         attrs.clear();
-        attrs.insert("RedrivePolicy".to_string(), r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq","maxReceiveCount":"3"}"#.to_string());
+        attrs.insert(
+            "RedrivePolicy".to_string(),
+            r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq","maxReceiveCount":"3"}"#.to_string(),
+        );
         c.apply(&attrs, true).unwrap();
         assert_eq!(c.redrive.as_ref().map(|r| r.max_receive_count), Some(3));
         attrs.clear();

@@ -34,7 +34,13 @@ const THROTTLE_BACKOFF: Duration = Duration::from_millis(500);
 const ERROR_BACKOFF: Duration = Duration::from_secs(2);
 
 /// Runs until `stop` or the engine's shutdown.
-pub async fn run(engine: Arc<Engine>, scheduler: Arc<Scheduler>, m: Mapping, worker: u32, mut stop: watch::Receiver<bool>) {
+pub async fn run(
+    engine: Arc<Engine>,
+    scheduler: Arc<Scheduler>,
+    m: Mapping,
+    worker: u32,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut shutdown = engine.shutdown_signal();
     tracing::debug!(uuid = %m.uuid, worker, "event source poller started");
     loop {

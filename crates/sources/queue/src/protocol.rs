@@ -127,10 +127,13 @@ fn fold(b: BTreeMap<String, Node>) -> Map<String, Value> {
     let mut out = Map::new();
     for (k, node) in b {
         let Node::Branch(children) = node else {
-            out.insert(k, Value::String(match node {
-                Node::Leaf(s) => s,
-                Node::Branch(_) => String::new(),
-            }));
+            out.insert(
+                k,
+                Value::String(match node {
+                    Node::Leaf(s) => s,
+                    Node::Branch(_) => String::new(),
+                }),
+            );
             continue;
         };
         match k.as_str() {
@@ -151,7 +154,11 @@ fn fold(b: BTreeMap<String, Node>) -> Map<String, Value> {
                 }
                 out.insert(member.into(), Value::Object(map));
             }
-            "AttributeName" | "MessageAttributeName" | "MessageSystemAttributeName" | "TagKey" | "AWSAccountId"
+            "AttributeName"
+            | "MessageAttributeName"
+            | "MessageSystemAttributeName"
+            | "TagKey"
+            | "AWSAccountId"
             | "ActionName" => {
                 let list = indexed(children).into_iter().map(node_value).collect();
                 out.insert(format!("{k}s"), Value::Array(list));

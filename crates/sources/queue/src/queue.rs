@@ -265,12 +265,8 @@ impl QueueState {
     /// older than the window.
     pub fn expire(&mut self, now: i64) -> Vec<Op> {
         let retention_ms = i64::from(self.config.retention_secs) * 1000;
-        let old: Vec<u64> = self
-            .messages
-            .values()
-            .take_while(|m| m.data.sent_ms + retention_ms <= now)
-            .map(|m| m.seq)
-            .collect();
+        let old: Vec<u64> =
+            self.messages.values().take_while(|m| m.data.sent_ms + retention_ms <= now).map(|m| m.seq).collect();
         self.dedup.retain(|_, d| d.expires > now);
         old.into_iter().filter_map(|s| self.remove(s)).map(|m| Op::DeleteMessage { seq: m.seq }).collect()
     }

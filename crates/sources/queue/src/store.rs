@@ -19,19 +19,62 @@ use tokio::sync::oneshot;
 /// One durable change.
 #[derive(Debug)]
 pub enum Op {
-    PutQueue { id: i64, name: String, config: QueueConfig, tags: BTreeMap<String, String>, created: i64, modified: i64 },
-    DeleteQueue { id: i64 },
-    Purge { id: i64, below_seq: u64 },
-    InsertMessage { seq: u64, queue_id: i64, data: Box<MessageData>, visible_at: i64 },
+    PutQueue {
+        id: i64,
+        name: String,
+        config: QueueConfig,
+        tags: BTreeMap<String, String>,
+        created: i64,
+        modified: i64,
+    },
+    DeleteQueue {
+        id: i64,
+    },
+    Purge {
+        id: i64,
+        below_seq: u64,
+    },
+    InsertMessage {
+        seq: u64,
+        queue_id: i64,
+        data: Box<MessageData>,
+        visible_at: i64,
+    },
     /// Receive or visibility change.
-    UpdateMessage { seq: u64, visible_at: i64, receive_count: u32, first_receive: Option<i64>, nonce: u64 },
-    DeleteMessage { seq: u64 },
+    UpdateMessage {
+        seq: u64,
+        visible_at: i64,
+        receive_count: u32,
+        first_receive: Option<i64>,
+        nonce: u64,
+    },
+    DeleteMessage {
+        seq: u64,
+    },
     /// Redrive to a dead-letter queue (the data gains its source ARN).
-    MoveMessage { seq: u64, queue_id: i64, data: Box<MessageData>, visible_at: i64 },
-    PutDedup { queue_id: i64, dedup_id: String, message_id: String, sequence_number: String, expires: i64 },
-    ExpireDedup { before: i64 },
-    PutMapping { uuid: String, json: String },
-    DeleteMapping { uuid: String },
+    MoveMessage {
+        seq: u64,
+        queue_id: i64,
+        data: Box<MessageData>,
+        visible_at: i64,
+    },
+    PutDedup {
+        queue_id: i64,
+        dedup_id: String,
+        message_id: String,
+        sequence_number: String,
+        expires: i64,
+    },
+    ExpireDedup {
+        before: i64,
+    },
+    PutMapping {
+        uuid: String,
+        json: String,
+    },
+    DeleteMapping {
+        uuid: String,
+    },
 }
 
 type Done = oneshot::Sender<Result<(), String>>;
@@ -191,8 +234,10 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Result<()> {
                 .execute(params![id, *below_seq as i64])?;
         }
         Op::InsertMessage { seq, queue_id, data, visible_at } => {
-            tx.prepare_cached("INSERT OR REPLACE INTO messages (seq, queue_id, data, visible_at) VALUES (?1, ?2, ?3, ?4)")?
-                .execute(params![*seq as i64, queue_id, json(data), visible_at])?;
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO messages (seq, queue_id, data, visible_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![*seq as i64, queue_id, json(data), visible_at])?;
         }
         Op::UpdateMessage { seq, visible_at, receive_count, first_receive, nonce } => {
             tx.prepare_cached(

@@ -231,10 +231,10 @@ fn nearest_weekday_to(year: i32, month: u32, n: u32) -> Option<u32> {
         return None;
     }
     Some(match weekday(year, month, n) {
-        7 if n == 1 => 3,  // Saturday the 1st → Monday the 3rd
-        7 => n - 1,        // Saturday → Friday
+        7 if n == 1 => 3,       // Saturday the 1st → Monday the 3rd
+        7 => n - 1,             // Saturday → Friday
         1 if n == dim => n - 2, // Sunday the last → Friday
-        1 => n + 1,        // Sunday → Monday
+        1 => n + 1,             // Sunday → Monday
         _ => n,
     })
 }

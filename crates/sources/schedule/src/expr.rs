@@ -29,7 +29,8 @@ impl Expression {
         let inner = |prefix: &str| s.strip_prefix(prefix).and_then(|r| r.strip_suffix(')'));
         if let Some(body) = inner("rate(") {
             let (value, unit) = body.trim().split_once(' ').ok_or("a rate is 'rate(value unit)'")?;
-            let value: i64 = value.parse().ok().filter(|v| *v > 0).ok_or("the rate value must be a positive integer")?;
+            let value: i64 =
+                value.parse().ok().filter(|v| *v > 0).ok_or("the rate value must be a positive integer")?;
             let unit_ms = match unit.trim() {
                 "minute" | "minutes" => 60_000,
                 "hour" | "hours" => 3_600_000,
@@ -144,13 +145,7 @@ impl Plan {
 }
 
 fn civil_of(dt: DateTime) -> Civil {
-    Civil::new(
-        i32::from(dt.year()),
-        dt.month() as u32,
-        dt.day() as u32,
-        dt.hour() as u32,
-        dt.minute() as u32,
-    )
+    Civil::new(i32::from(dt.year()), dt.month() as u32, dt.day() as u32, dt.hour() as u32, dt.minute() as u32)
 }
 
 /// The instant of a civil minute in `tz`: in a fold the earlier one; in a
@@ -215,7 +210,9 @@ mod tests {
         assert!(matches!(Expression::parse("rate(5 minutes)"), Ok(Expression::Rate { every_ms: 300_000 })));
         assert!(matches!(Expression::parse("rate(2 hours)"), Ok(Expression::Rate { every_ms: 7_200_000 })));
         assert!(matches!(Expression::parse("rate(1 day)"), Ok(Expression::Rate { every_ms: 86_400_000 })));
-        for bad in ["rate(0 minutes)", "rate(-1 minutes)", "rate(1 second)", "rate(minutes)", "rate(1.5 hours)", "rate 5"] {
+        for bad in
+            ["rate(0 minutes)", "rate(-1 minutes)", "rate(1 second)", "rate(minutes)", "rate(1.5 hours)", "rate 5"]
+        {
             assert!(Expression::parse(bad).is_err(), "{bad}");
         }
     }
@@ -223,7 +220,13 @@ mod tests {
     #[test]
     fn parses_at() {
         assert!(Expression::parse("at(2026-02-28T10:00:00)").is_ok());
-        for bad in ["at(2026-02-29T10:00:00)", "at(2026-13-01T10:00:00)", "at(2026-01-01 10:00:00)", "at(2026-01-01T24:00:00)", "at()"] {
+        for bad in [
+            "at(2026-02-29T10:00:00)",
+            "at(2026-13-01T10:00:00)",
+            "at(2026-01-01 10:00:00)",
+            "at(2026-01-01T24:00:00)",
+            "at()",
+        ] {
             assert!(Expression::parse(bad).is_err(), "{bad}");
         }
     }
@@ -262,7 +265,10 @@ mod tests {
     fn cron_in_a_time_zone() {
         let p = plan("cron(0 9 * * ? *)", "Europe/Paris");
         // 09:00 in Paris is 08:00 UTC in winter, 07:00 UTC in summer.
-        assert_eq!(fires(&p, "2026-03-28T00:00:00Z", 3), ["2026-03-28T08:00:00Z", "2026-03-29T07:00:00Z", "2026-03-30T07:00:00Z"]);
+        assert_eq!(
+            fires(&p, "2026-03-28T00:00:00Z", 3),
+            ["2026-03-28T08:00:00Z", "2026-03-29T07:00:00Z", "2026-03-30T07:00:00Z"]
+        );
     }
 
     #[test]
@@ -277,7 +283,8 @@ mod tests {
         // Hourly: 01:00 EST, then 03:00 EDT; nothing at the missing 02:00.
         let p = plan("cron(0 * * * ? *)", "America/New_York");
         assert_eq!(fires(&p, "2026-03-08T05:30:00Z", 2), ["2026-03-08T06:00:00Z", "2026-03-08T07:00:00Z"]);
-        assert_eq!(iso_utc(ms("2026-03-08T07:00:00Z")), "2026-03-08T07:00:00Z"); // 03:00 EDT
+        assert_eq!(iso_utc(ms("2026-03-08T07:00:00Z")), "2026-03-08T07:00:00Z");
+        // 03:00 EDT
     }
 
     #[test]

@@ -92,10 +92,7 @@ pub fn routes(schedules: Arc<Schedules>) -> Router {
         .route("/schedules", get(api::list))
         .route("/schedules/{name}", post(api::create).get(api::get).put(api::update).delete(api::delete))
         .route("/schedule-groups", get(api::list_groups))
-        .route(
-            "/schedule-groups/{name}",
-            post(api::create_group).get(api::get_group).delete(api::delete_group),
-        )
+        .route("/schedule-groups/{name}", post(api::create_group).get(api::get_group).delete(api::delete_group))
         .route("/tags/{arn}", get(api::list_tags).post(api::tag).delete(api::untag))
         .with_state(schedules)
 }

@@ -15,7 +15,7 @@ use std::hash::BuildHasher;
 
 use crate::error::ScheduleError;
 use crate::expr::Plan;
-use crate::model::{secs, Group, ScheduleInput, Schedule, Tag};
+use crate::model::{secs, Group, Schedule, ScheduleInput, Tag};
 use crate::store::{Next, Store};
 use crate::validate::{self, DEFAULT_GROUP};
 
@@ -82,7 +82,8 @@ impl Schedules {
         for g in state.store.groups()? {
             state.groups.insert(g.name.clone(), g);
         }
-        let me = Self { region: region.into(), account: account.into(), state: Mutex::new(state), wake: Default::default() };
+        let me =
+            Self { region: region.into(), account: account.into(), state: Mutex::new(state), wake: Default::default() };
         let mut st = me.state.lock();
         if !st.groups.contains_key(DEFAULT_GROUP) {
             let g = me.new_group(DEFAULT_GROUP, Vec::new(), now_ms);
@@ -95,7 +96,14 @@ impl Schedules {
             let created = millis_of(schedule.creation_date);
             let modified = millis_of(schedule.last_modification_date);
             let arn = schedule.arn.clone();
-            let checked = match validate::schedule(&schedule.name, &schedule.group_name, arn, input, Some(created), modified) {
+            let checked = match validate::schedule(
+                &schedule.name,
+                &schedule.group_name,
+                arn,
+                input,
+                Some(created),
+                modified,
+            ) {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::error!(schedule = schedule.arn, error = %e, "a stored schedule is no longer valid; skipped");
@@ -180,7 +188,14 @@ impl Schedules {
 
     /// Stores a new or changed schedule with its first fire time and puts
     /// it in the heap.
-    fn install(&self, st: &mut State, key: Key, schedule: Schedule, plan: Plan, now_ms: i64) -> Result<(), ScheduleError> {
+    fn install(
+        &self,
+        st: &mut State,
+        key: Key,
+        schedule: Schedule,
+        plan: Plan,
+        now_ms: i64,
+    ) -> Result<(), ScheduleError> {
         let next = if schedule.enabled() { next_fire(&schedule, &plan, now_ms - 1) } else { None };
         st.store.put_schedule(&schedule, next)?;
         st.generation += 1;
@@ -371,7 +386,9 @@ impl Schedules {
                         max_attempts: retry.maximum_retry_attempts.unwrap_or(crate::model::DEFAULT_MAX_RETRY_ATTEMPTS)
                             as u32
                             + 1,
-                        max_age_ms: retry.maximum_event_age_in_seconds.unwrap_or(crate::model::DEFAULT_MAX_EVENT_AGE_SECS)
+                        max_age_ms: retry
+                            .maximum_event_age_in_seconds
+                            .unwrap_or(crate::model::DEFAULT_MAX_EVENT_AGE_SECS)
                             * 1000,
                         key,
                         generation,
@@ -545,10 +562,14 @@ mod tests {
             input("rate(0 minutes)"),
             input("every day"),
             input_with(json!({"ScheduleExpression": "rate(1 hour)", "ScheduleExpressionTimezone": "Nowhere/Void"})),
-            input_with(json!({"ScheduleExpression": "rate(1 hour)", "StartDate": 1_800_000_000, "EndDate": 1_790_000_000})),
+            input_with(
+                json!({"ScheduleExpression": "rate(1 hour)", "StartDate": 1_800_000_000, "EndDate": 1_790_000_000}),
+            ),
             input_with(json!({"ScheduleExpression": "rate(1 hour)", "State": "PAUSED"})),
             input_with(json!({"ScheduleExpression": "rate(1 hour)", "FlexibleTimeWindow": {"Mode": "FLEXIBLE"}})),
-            input_with(json!({"ScheduleExpression": "rate(1 hour)", "Target": {"Arn": "arn:aws:sqs:us-east-1:000000000000:q", "RoleArn": ROLE}})),
+            input_with(
+                json!({"ScheduleExpression": "rate(1 hour)", "Target": {"Arn": "arn:aws:sqs:us-east-1:000000000000:q", "RoleArn": ROLE}}),
+            ),
             input_with(json!({"ScheduleExpression": "rate(1 hour)", "Target": {"Arn": ARN}})),
             serde_json::from_value(json!({"ScheduleExpression": "rate(1 hour)"})).unwrap(),
         ] {

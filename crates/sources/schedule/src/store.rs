@@ -153,9 +153,11 @@ impl Store {
     pub fn next_of(&self, group: &str, name: &str) -> Result<Option<Next>, StoreError> {
         let row = self
             .conn
-            .query_row("SELECT due_ms, fire_ms FROM schedules WHERE grp = ?1 AND name = ?2", params![group, name], |r| {
-                Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?))
-            })
+            .query_row(
+                "SELECT due_ms, fire_ms FROM schedules WHERE grp = ?1 AND name = ?2",
+                params![group, name],
+                |r| Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?)),
+            )
             .optional()?;
         Ok(row.and_then(|(d, f)| d.zip(f)).map(|(due_ms, fire_ms)| Next { due_ms, fire_ms }))
     }

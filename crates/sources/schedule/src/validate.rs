@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::error::ScheduleError;
 use crate::expr::{self, Expression, Plan};
-use crate::model::{secs, FlexibleTimeWindow, ScheduleInput, Schedule, Target};
+use crate::model::{secs, FlexibleTimeWindow, Schedule, ScheduleInput, Target};
 
 pub const DEFAULT_GROUP: &str = "default";
 const NAME_PATTERN: &str = "[0-9a-zA-Z-_.]+";
@@ -80,8 +80,9 @@ pub fn schedule(
     let tz_name = input.schedule_expression_timezone.clone();
     let tz = match tz_name.as_deref() {
         None => jiff::tz::TimeZone::UTC,
-        Some(n) => expr::time_zone(n)
-            .map_err(|_| ScheduleError::Validation(format!("Invalid ScheduleExpressionTimezone: {n} is not a valid time zone.")))?,
+        Some(n) => expr::time_zone(n).map_err(|_| {
+            ScheduleError::Validation(format!("Invalid ScheduleExpressionTimezone: {n} is not a valid time zone."))
+        })?,
     };
     let start_ms = input.start_date.as_ref().map(|v| timestamp_ms(v, "StartDate")).transpose()?;
     let end_ms = input.end_date.as_ref().map(|v| timestamp_ms(v, "EndDate")).transpose()?;
@@ -92,7 +93,9 @@ pub fn schedule(
     }
     if let Some(e) = end_ms {
         if e < now_ms && !expression.is_one_time() {
-            return Err(ScheduleError::Validation("The EndDate you specify cannot be earlier than the current time.".into()));
+            return Err(ScheduleError::Validation(
+                "The EndDate you specify cannot be earlier than the current time.".into(),
+            ));
         }
     }
     let state = input.state.unwrap_or_else(|| "ENABLED".into());

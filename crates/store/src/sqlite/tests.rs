@@ -125,7 +125,10 @@ fn settings_are_per_function_and_go_with_it() {
     s.put_setting("f", "reserved", "7").unwrap();
     s.put_setting("f", "provisioned:live", "{}").unwrap();
     assert_eq!(s.get_setting("f", "reserved").unwrap().as_deref(), Some("7"));
-    assert_eq!(s.settings_with_prefix("provisioned:").unwrap(), vec![("f".into(), "provisioned:live".into(), "{}".into())]);
+    assert_eq!(
+        s.settings_with_prefix("provisioned:").unwrap(),
+        vec![("f".into(), "provisioned:live".into(), "{}".into())]
+    );
     assert!(s.delete_setting("f", "reserved").unwrap());
     assert!(!s.delete_setting("f", "reserved").unwrap());
     s.delete_function("f").unwrap();
@@ -135,7 +138,13 @@ fn settings_are_per_function_and_go_with_it() {
 #[test]
 fn usage_adds_up_per_day_and_function() {
     let s = SqliteStore::in_memory().unwrap();
-    let u = |day: &str, f: &str, ms: u64| Usage { day: day.into(), function: f.into(), requests: 1, billed_ms: ms, gb_seconds: ms as f64 / 1000.0 * 0.125 };
+    let u = |day: &str, f: &str, ms: u64| Usage {
+        day: day.into(),
+        function: f.into(),
+        requests: 1,
+        billed_ms: ms,
+        gb_seconds: ms as f64 / 1000.0 * 0.125,
+    };
     s.record_usage(&[u("2026-11-22", "a", 10), u("2026-11-23", "a", 5)]).unwrap();
     s.record_usage(&[u("2026-11-23", "a", 7), u("2026-11-23", "b", 1)]).unwrap();
     let rows = s.usage_since("2026-11-23").unwrap();
