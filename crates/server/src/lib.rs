@@ -69,6 +69,14 @@ impl App {
         lamina_runtime::clients::install(&runtime_dir).map_err(io)?;
         let scheduler = Scheduler::start(config.clone(), store.clone(), blobs.clone(), runtime_dir);
         lamina_scheduler::async_queue::start(scheduler.clone(), config.async_retry_delay);
+        match lamina_queue::Service::for_scheduler(&scheduler) {
+            Ok(queues) => {
+                let _ = scheduler.dead_letter_sink.set(Arc::new(lamina_queue::DeadLetters(queues.engine.clone())));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "queue service unavailable: dead-letter queues will not receive events")
+            }
+        }
         Ok(Arc::new(Self { config, store, blobs, scheduler, writes: tokio::sync::Mutex::new(()) }))
     }
 }
@@ -118,12 +126,6 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(misc::metrics))
         .route("/_lamina/code/{sha}", get(misc::code))
         .route("/_lamina/logs/{name}", get(misc::logs));
-    match lamina_queue::Service::for_scheduler(&app.scheduler) {
-        Ok(queues) => {
-            let _ = app.scheduler.dead_letter_sink.set(Arc::new(lamina_queue::DeadLetters(queues.engine.clone())));
-        }
-        Err(e) => tracing::error!(error = %e, "queue service unavailable: dead-letter queues will not receive events"),
-    }
     let services = Arc::new(front_door::Services {
         logs: lamina_observe::router(app.scheduler.clone()),
         sqs: lamina_queue::router(app.scheduler.clone()),

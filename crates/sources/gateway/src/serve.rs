@@ -40,23 +40,22 @@ fn internal() -> Response {
     message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
 }
 
+/// `{prefix}{id}/{rest...}` → (`id`, `/rest...`).
+fn split_prefixed(path: &str, prefix: &str) -> (String, String) {
+    let rest = path.strip_prefix(prefix).unwrap_or("");
+    let (id, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    (id.to_string(), format!("/{tail}"))
+}
+
 /// `/_api/{apiId}/{rest...}`.
 pub async fn api_by_path(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
-    let path = req.uri().path();
-    let rest = path.strip_prefix("/_api/").unwrap_or("");
-    let (api_id, tail) = rest.split_once('/').map_or((rest, "/"), |(id, t)| (id, t));
-    let api_id = api_id.to_string();
-    let tail = if tail.starts_with('/') { tail.to_string() } else { format!("/{tail}") };
+    let (api_id, tail) = split_prefixed(req.uri().path(), "/_api/");
     serve_api(&gw, &api_id, tail, req).await
 }
 
 /// `/_url/{urlId}/{rest...}`.
 pub async fn url_by_path(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
-    let path = req.uri().path();
-    let rest = path.strip_prefix("/_url/").unwrap_or("");
-    let (url_id, tail) = rest.split_once('/').map_or((rest, "/"), |(id, t)| (id, t));
-    let url_id = url_id.to_string();
-    let tail = if tail.starts_with('/') { tail.to_string() } else { format!("/{tail}") };
+    let (url_id, tail) = split_prefixed(req.uri().path(), "/_url/");
     serve_url(&gw, &url_id, tail, req).await
 }
 
