@@ -12,6 +12,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::gateway::bench_gateway;
 use super::load::{invoke_once, invoke_url, print_header, print_row, warm_runs, Run, WARMUP};
 use super::Options;
 use crate::client::call;
@@ -184,6 +185,9 @@ pub(super) async fn bench_lamina(
             provided = Some(runs);
         }
     }
+    // The fastest function shows the routing cost best.
+    let (_, fastest, _, _) = &functions[0];
+    bench_gateway(o.endpoint, fastest, o.duration).await?;
     Ok(provided)
 }
 

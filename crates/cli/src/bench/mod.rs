@@ -11,6 +11,9 @@
 //! - **A burst** of `--burst` concurrent invocations right after the warm
 //!   sandboxes were retired: all must succeed; reports latency and sandboxes
 //!   started per second.
+//! - **The HTTP gateway**: the same function directly, through an HTTP API
+//!   route (on an API with a thousand routes) and through its function URL;
+//!   reports each route's p50 over the direct Invoke.
 //! - **The floor**: an in-process hyper server on `127.0.0.1:0` that answers
 //!   every POST with its body, measured by the same client code and the same
 //!   request shape. Nothing can be faster than this over loopback HTTP.
@@ -29,6 +32,7 @@
 mod boto3;
 mod emulator;
 mod floor;
+mod gateway;
 mod lamina;
 mod load;
 mod table;
