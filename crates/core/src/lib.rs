@@ -8,11 +8,14 @@
 //!   their rendering as Lambda's `FunctionConfiguration`.
 //! - [`runtime`]: the runtimes Lamina runs and how each one starts.
 //! - [`config`]: the server's resolved configuration.
+//! - [`event_pattern`]: the JSON matching language of event filtering
+//!   (FilterCriteria, EventBridge patterns, SNS filter policies).
 //!
 //! Validation failures are [`Invalid`] values holding Lambda's message text;
 //! the API layer turns them into `InvalidParameterValueException`.
 
 pub mod config;
+pub mod event_pattern;
 pub mod function;
 pub mod names;
 pub mod runtime;
