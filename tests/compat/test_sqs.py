@@ -670,6 +670,44 @@ def test_partial_batch_failure(server, sqs, lam):
         lam.delete_event_source_mapping(UUID=uuid)
 
 
+def test_filter_criteria(server, sqs, lam):
+    fn = create(lam, {"app.py": PRINTER})
+    url = new_queue(sqs)
+    with pytest.raises(lam.exceptions.InvalidParameterValueException) as e:
+        lam.create_event_source_mapping(EventSourceArn=arn_of(sqs, url), FunctionName=fn,
+                                        FilterCriteria={"Filters": [{"Pattern": '{"body": "not a list"}'}]})
+    assert "Invalid filter pattern definition" in str(e.value)
+    filters = {"Filters": [
+        {"Pattern": json.dumps({"body": {"kind": ["order"], "qty": [{"numeric": [">", 10]}]}})},
+        {"Pattern": json.dumps({"body": [{"prefix": "urgent:"}]})},
+        {"Pattern": json.dumps({"messageAttributes": {"team": {"stringValue": ["ops"]}}})},
+    ]}
+    uuid = lam.create_event_source_mapping(EventSourceArn=arn_of(sqs, url), FunctionName=fn, BatchSize=10,
+                                           FilterCriteria=filters)["UUID"]
+    try:
+        assert lam.get_event_source_mapping(UUID=uuid)["FilterCriteria"] == filters
+        bodies = {
+            json.dumps({"kind": "order", "qty": 12}): True,
+            json.dumps({"kind": "order", "qty": 3}): False,
+            json.dumps({"kind": "refund", "qty": 50}): False,
+            "urgent: call back": True,
+            "routine: file it": False,
+        }
+        for body in bodies:
+            sqs.send_message(QueueUrl=url, MessageBody=body)
+        sqs.send_message(QueueUrl=url, MessageBody="plain",
+                         MessageAttributes={"team": {"DataType": "String", "StringValue": "ops"}})
+        want = sorted([b for b, ok in bodies.items() if ok] + ["plain"])
+        wait_for(lambda: len([r for e in events(server, fn) for r in e["Records"]]) >= len(want), timeout=10)
+        # Non-matching messages are deleted, not delivered and not left on the queue.
+        assert wait_for(lambda: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+                        ["ApproximateNumberOfMessagesNotVisible"] == "0")
+        assert drain(sqs, url) == []
+        assert sorted(r["body"] for e in events(server, fn) for r in e["Records"]) == want
+    finally:
+        lam.delete_event_source_mapping(UUID=uuid)
+
+
 def test_failing_function_sends_messages_to_the_dlq(server, sqs, lam):
     fn = create(lam, {"app.py": PRINTER}, Timeout=1)
     dlq = new_queue(sqs)

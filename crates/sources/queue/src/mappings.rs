@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
 use lamina_api::AwsError;
+use lamina_core::event_pattern::EventPattern;
 use lamina_core::names::FunctionRef;
 use lamina_scheduler::{InvokeError, Scheduler};
 use parking_lot::Mutex;
@@ -257,12 +258,31 @@ fn apply(m: &mut Mapping, input: &MappingInput, fifo: bool) -> Result<(), AwsErr
         }
     }
     if let Some(f) = &input.filter_criteria {
+        filter_patterns(f).map_err(|_| AwsError::invalid_parameter("Invalid filter pattern definition."))?;
         m.filter_criteria = Some(f.clone());
     }
     if let Some(e) = input.enabled {
         m.enabled = e;
     }
     Ok(())
+}
+
+/// The patterns of a `FilterCriteria` value (`{"Filters": [{"Pattern": "..."}]}`,
+/// at most 5 as in Lambda); an empty list lets every message through.
+pub fn filter_patterns(criteria: &Value) -> Result<Vec<EventPattern>, String> {
+    let filters = match criteria.get("Filters") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(filters)) => filters,
+        Some(_) => return Err("Filters must be a list".into()),
+    };
+    if filters.len() > 5 {
+        return Err("at most 5 filters".into());
+    }
+    filters
+        .iter()
+        .map(|f| f.get("Pattern").and_then(Value::as_str).ok_or("a filter without Pattern").map_err(String::from))
+        .map(|p| p.and_then(EventPattern::parse))
+        .collect()
 }
 
 fn now_secs() -> f64 {

@@ -17,8 +17,9 @@
 
 use crate::api::system_attributes;
 use crate::engine::{Engine, Queue};
-use crate::mappings::Mapping;
+use crate::mappings::{filter_patterns, Mapping};
 use crate::queue::Message;
+use lamina_core::event_pattern::EventPattern;
 use lamina_scheduler::{InvokeError, InvokeRequest, Scheduler};
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
@@ -42,6 +43,8 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut shutdown = engine.shutdown_signal();
+    // Stored filters were validated when the mapping was written.
+    let filters = m.filter_criteria.as_ref().and_then(|f| filter_patterns(f).ok()).unwrap_or_default();
     tracing::debug!(uuid = %m.uuid, worker, "event source poller started");
     loop {
         if *stop.borrow() || engine.is_shut_down() {
@@ -55,7 +58,7 @@ pub async fn run(
             }
         };
         let pause = tokio::select! {
-            p = poll_once(&engine, &scheduler, &m, &queue) => p,
+            p = poll_once(&engine, &scheduler, &m, &filters, &queue) => p,
             _ = stop.changed() => break,
             _ = shutdown.changed() => break,
         };
@@ -72,7 +75,13 @@ pub async fn run(
 
 /// One receive → invoke → acknowledge round; returns a pause when the
 /// next round should wait (throttles, errors).
-async fn poll_once(engine: &Engine, scheduler: &Scheduler, m: &Mapping, queue: &Arc<Queue>) -> Option<Duration> {
+async fn poll_once(
+    engine: &Engine,
+    scheduler: &Scheduler,
+    m: &Mapping,
+    filters: &[EventPattern],
+    queue: &Arc<Queue>,
+) -> Option<Duration> {
     let want = m.batch_size as usize;
     let mut batch = match engine.receive(queue, want, None, LONG_POLL, false).await {
         Ok(b) => b,
@@ -97,6 +106,7 @@ async fn poll_once(engine: &Engine, scheduler: &Scheduler, m: &Mapping, queue: &
             }
         }
     }
+    let batch = drop_unmatched(engine, m, filters, queue, batch).await;
     let mut pause = None;
     for chunk in chunks(queue, &engine.region, batch) {
         if let Some(p) = deliver(engine, scheduler, m, queue, chunk).await {
@@ -104,6 +114,39 @@ async fn poll_once(engine: &Engine, scheduler: &Scheduler, m: &Mapping, queue: &
         }
     }
     pause
+}
+
+/// Keeps the messages that match one of the mapping's filters and deletes
+/// the others from the queue, as Lambda does; no filters keep everything.
+/// A JSON body is matched as JSON (`{"body": {"field": [...]}}`), any
+/// other body as a string.
+async fn drop_unmatched(
+    engine: &Engine,
+    m: &Mapping,
+    filters: &[EventPattern],
+    queue: &Arc<Queue>,
+    batch: Vec<Message>,
+) -> Vec<Message> {
+    if filters.is_empty() {
+        return batch;
+    }
+    let (keep, drop): (Vec<Message>, Vec<Message>) = batch.into_iter().partition(|msg| {
+        let mut r = record(queue, &engine.region, msg);
+        if let Ok(body @ Value::Object(_)) = serde_json::from_str::<Value>(&msg.data.body) {
+            r["body"] = body;
+        }
+        filters.iter().any(|f| f.matches(&r))
+    });
+    if !drop.is_empty() {
+        tracing::debug!(uuid = %m.uuid, dropped = drop.len(), "messages matching no filter are deleted");
+        let handles: Vec<String> = drop.iter().map(|msg| Engine::receipt_handle(queue, msg)).collect();
+        for r in engine.delete(queue, &handles).await {
+            if let Err(e) = r {
+                tracing::warn!(uuid = %m.uuid, error = %e, "cannot delete a filtered-out message");
+            }
+        }
+    }
+    keep
 }
 
 /// Splits a batch into invocations that fit Lambda's payload limit.
@@ -152,7 +195,8 @@ async fn deliver(
         trace_id: None,
         tail_log: false,
     };
-    let result = match scheduler.invoke(req).await {
+    let origin = lamina_scheduler::Origin { trigger: lamina_scheduler::Trigger::PubSub, queued_since: None };
+    let result = match scheduler.invoke_from(req, origin).await {
         Ok(r) => r,
         Err(InvokeError::Throttled { reason }) => {
             tracing::debug!(uuid = %m.uuid, reason, "event source invoke throttled; messages stay on the queue");
