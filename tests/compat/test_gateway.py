@@ -19,7 +19,7 @@ import urllib.parse
 import botocore.exceptions
 import pytest
 
-from conftest import create, unique
+from conftest import create, unique, zip_files
 
 # Echoes the event, or answers with the response the client asks for
 # (`/raw` routes: the request body is the function's return value).
@@ -511,6 +511,46 @@ def test_function_url_for_alias(lam, server):
     assert lam.get_function_url_config(FunctionName=name, Qualifier="live")["FunctionUrl"] == cfg["FunctionUrl"]
     with pytest.raises(lam.exceptions.ResourceNotFoundException):
         lam.get_function_url_config(FunctionName=name)
+
+
+def test_deleting_a_function_or_alias_removes_its_urls(lam, server):
+    name = create(lam, {"app.py": ECHO})
+    version = lam.publish_version(FunctionName=name)["Version"]
+    for alias in ("live", "beta"):
+        lam.create_alias(FunctionName=name, Name=alias, FunctionVersion=version)
+    plain = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
+    live = lam.create_function_url_config(FunctionName=name, Qualifier="live", AuthType="NONE")["FunctionUrl"]
+    beta = lam.create_function_url_config(FunctionName=name, Qualifier="beta", AuthType="NONE")["FunctionUrl"]
+    for url in (plain, live, beta):
+        assert request(server, "GET", url_path(url))[0] == 200
+
+    # Deleting an alias removes that alias's URL only.
+    lam.delete_alias(FunctionName=name, Name="live")
+    assert request(server, "GET", url_path(live))[0] == 403
+    assert request(server, "GET", url_path(beta))[0] == 200
+    assert request(server, "GET", url_path(plain))[0] == 200
+    urls = {c["FunctionUrl"] for c in lam.list_function_url_configs(FunctionName=name)["FunctionUrlConfigs"]}
+    assert urls == {plain, beta}
+
+    # Deleting a version keeps the URLs of the function and its aliases.
+    lam.update_function_code(FunctionName=name, ZipFile=zip_files({"app.py": ECHO + "\n# second\n"}))
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+    other = lam.publish_version(FunctionName=name)["Version"]
+    assert other != version
+    lam.delete_function(FunctionName=name, Qualifier=other)
+    assert request(server, "GET", url_path(beta))[0] == 200
+
+    # Deleting the function removes every URL: they answer 403 (no such
+    # URL), not 502, and a function created again under the name has none.
+    lam.delete_function(FunctionName=name)
+    for url in (plain, beta):
+        assert request(server, "GET", url_path(url))[0] == 403
+    create(lam, {"app.py": ECHO}, name=name)
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function_url_config(FunctionName=name)
+    assert lam.list_function_url_configs(FunctionName=name)["FunctionUrlConfigs"] == []
+    again = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
+    assert again != plain and request(server, "GET", url_path(again))[0] == 200
 
 
 # ---- durability ----

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+use crate::streaming::{self, Forwarded};
 use crate::{peer, InitOutcome, Outcome, Shared, MAX_RESPONSE_BYTES};
 
 const PREFIX: &str = "/2018-06-01/runtime/";
@@ -55,6 +56,7 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Reply, st
             accepted()
         }
         (&Method::POST, rest) => match rest.strip_prefix("invocation/").and_then(|r| r.rsplit_once('/')) {
+            Some((id, "response")) if streaming::is_streaming(req.headers()) => stream_response(&shared, id, req).await,
             Some((id, "response")) => {
                 let body = match read_body(req).await {
                     Ok(b) => Outcome::Response(b),
@@ -108,17 +110,48 @@ async fn next(shared: &Shared) -> Reply {
 }
 
 fn complete(shared: &Shared, id: &str, outcome: Outcome) -> Reply {
-    let mut current = shared.current.lock();
-    match current.take() {
-        Some((current_id, tx)) if current_id == id => {
+    match claim(shared, id) {
+        Some(tx) => {
             let _ = tx.send(outcome);
             accepted()
         }
+        None => invalid_request_id(),
+    }
+}
+
+/// The waiting caller of invocation `id`, if that is the one in flight.
+fn claim(shared: &Shared, id: &str) -> Option<tokio::sync::oneshot::Sender<Outcome>> {
+    let mut current = shared.current.lock();
+    match current.take() {
+        Some((current_id, tx)) if current_id == id => Some(tx),
         other => {
             *current = other;
-            json(StatusCode::BAD_REQUEST, r#"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#)
+            None
         }
     }
+}
+
+/// A streamed `/response`: the caller gets the stream before the first
+/// chunk, and the runtime its answer once the whole body is through.
+async fn stream_response(shared: &Shared, id: &str, req: Request<Incoming>) -> Reply {
+    let Some(waiting) = claim(shared, id) else { return invalid_request_id() };
+    let (stream, tx) = streaming::open(&req);
+    let _ = waiting.send(Outcome::Streamed(stream));
+    match streaming::forward(req.into_body(), tx).await {
+        Forwarded::Complete => accepted(),
+        Forwarded::TooLarge => json(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            r#"{"errorMessage":"Response payload size exceeded maximum allowed payload size.","errorType":"Function.ResponseSizeTooLarge"}"#,
+        ),
+        Forwarded::Broken => json(
+            StatusCode::BAD_REQUEST,
+            r#"{"errorMessage":"Malformed streamed response","errorType":"InvalidStreamedResponse"}"#,
+        ),
+    }
+}
+
+fn invalid_request_id() -> Reply {
+    json(StatusCode::BAD_REQUEST, r#"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#)
 }
 
 async fn read_body(req: Request<Incoming>) -> Result<Bytes, Reply> {

@@ -6,7 +6,9 @@
 //! holds the other end, a [`Link`], and hands it one [`Invocation`] at a
 //! time; the runtime fetches it with `GET .../invocation/next` and answers
 //! with `.../response` or `.../error`, which resolves the scheduler's
-//! [`Outcome`]. Because a listener belongs to one sandbox, and accepts only
+//! [`Outcome`]. A runtime that streams its response (see [`streaming`])
+//! resolves it at once with a [`ResponseStream`] that carries the chunks as
+//! they arrive. Because a listener belongs to one sandbox, and accepts only
 //! connections whose socket is owned by that sandbox's user (see
 //! [`peer`]), a sandbox can fetch and answer only its own invocations.
 //!
@@ -16,6 +18,7 @@
 pub mod clients;
 mod handlers;
 pub mod peer;
+pub mod streaming;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -24,6 +27,8 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+
+pub use streaming::{ResponseStream, StreamEvent, MAX_STREAMED_RESPONSE_BYTES};
 
 /// The largest response a function may return: Lambda's "6 MB", whose
 /// error message quotes exactly this many bytes.
@@ -43,9 +48,11 @@ pub struct Invocation {
 }
 
 /// What the runtime answered for one invocation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub enum Outcome {
     Response(Bytes),
+    /// The runtime is streaming its response; the stream ends the invocation.
+    Streamed(ResponseStream),
     /// `/error`: the error type header (if any) and the body as posted.
     Error {
         error_type: Option<String>,

@@ -12,6 +12,9 @@
 //!   store; control operations call [`Scheduler::forget`] after a change.
 //! - [`async_queue`] delivers `Event` invocations from the durable queue in
 //!   the store, retrying function errors.
+//! - [`Scheduler::invoke_stream`] ([`streaming`]) is the same invocation
+//!   for callers that stream the response (InvokeWithResponseStream,
+//!   function URLs in `RESPONSE_STREAM` mode).
 //! - A reaper stops sandboxes idle for longer than the keep-alive.
 //!
 //! Errors the caller must map to AWS errors are [`InvokeError`]; function
@@ -26,6 +29,7 @@ pub mod provisioned;
 pub mod resolve;
 mod sandbox;
 pub mod series;
+pub mod streaming;
 
 use bytes::Bytes;
 use lamina_core::{Config, FunctionVersion};
@@ -38,6 +42,7 @@ use std::time::{Duration, Instant};
 
 pub use resolve::Resolved;
 use sandbox::Warm;
+pub use streaming::{InvokeStream, Part, StreamedInvoke};
 
 /// A synchronous invocation, with the version already resolved.
 #[derive(Debug, Clone)]
@@ -182,7 +187,16 @@ impl Scheduler {
 
     /// Runs one invocation to its end.
     pub async fn invoke(&self, req: InvokeRequest) -> Result<InvokeResult, InvokeError> {
-        let result = self.run_invocation(&req).await;
+        self.invoke_into(&req, None).await
+    }
+
+    /// Runs one invocation, streaming its response into `sink` if it streams.
+    async fn invoke_into(
+        &self,
+        req: &InvokeRequest,
+        sink: Option<&streaming::Sink>,
+    ) -> Result<InvokeResult, InvokeError> {
+        let result = self.run_invocation(req, sink).await;
         let v = &req.version;
         match &result {
             Ok(r) => {
@@ -201,7 +215,11 @@ impl Scheduler {
         result
     }
 
-    async fn run_invocation(&self, req: &InvokeRequest) -> Result<InvokeResult, InvokeError> {
+    async fn run_invocation(
+        &self,
+        req: &InvokeRequest,
+        sink: Option<&streaming::Sink>,
+    ) -> Result<InvokeResult, InvokeError> {
         let _permit = self.concurrency.admit(&req.version.name).map_err(|reason| InvokeError::Throttled { reason })?;
         self.series.concurrency(&req.version.name, self.concurrency.running(&req.version.name));
         let key = PoolKey::of(&req.version);
@@ -218,7 +236,7 @@ impl Scheduler {
                 }
             },
         };
-        let (result, reusable, duration) = warm.run(self, req, init).await;
+        let (result, reusable, duration) = warm.run(self, req, init, sink).await;
         let labels = [req.version.name.as_str(), req.version.version.as_str()];
         self.metrics.duration.with_label_values(&labels).observe(duration.as_secs_f64());
         self.series.invocation(&req.version.name, duration, result.function_error.is_some());

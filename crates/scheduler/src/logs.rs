@@ -151,6 +151,10 @@ pub(crate) fn finish(s: &Scheduler, req: &InvokeRequest, stream: &str, r: Report
     let (payload, function_error) = match r.ended {
         Ended::Answered(Outcome::Response(body)) => (body, None),
         Ended::Answered(Outcome::Error { body, .. }) => (body, Some("Unhandled")),
+        // Streams are followed to their end before the log is written.
+        Ended::Answered(Outcome::Streamed(_)) => {
+            (error_payload(id, "Runtime.Unknown", "unfinished streamed response"), Some("Unhandled"))
+        }
         Ended::Exited(reason) => {
             let message = format!("Runtime exited with error: {reason}");
             let _ = writeln!(log, "RequestId: {id} Error: {message}\nRuntime.ExitError");

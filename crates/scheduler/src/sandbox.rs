@@ -7,7 +7,7 @@ use lamina_core::config::IsolationMode;
 use lamina_core::function::log_group;
 use lamina_core::runtime::{execution_env, RuntimeKind};
 use lamina_core::FunctionVersion;
-use lamina_runtime::{InitOutcome, Invocation, Link, RuntimeApi};
+use lamina_runtime::{InitOutcome, Invocation, Link, Outcome, RuntimeApi};
 use lamina_sandbox::{Exit, Isolation, Sandbox, SandboxSpec};
 use parking_lot::Mutex;
 use std::os::fd::OwnedFd;
@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 use crate::limits::MemoryLease;
 use crate::logs::{self, Ended};
 use crate::provisioned::Member;
+use crate::streaming::{self, Followed, Sink};
 use crate::{InvokeRequest, InvokeResult, Scheduler};
 
 /// How long a runtime may take to ask for its first event (Lambda's init phase limit).
@@ -173,10 +174,12 @@ impl Warm {
         s: &Scheduler,
         req: &InvokeRequest,
         init: Option<Duration>,
+        sink: Option<&Sink>,
     ) -> (InvokeResult, bool, Duration) {
         let before = self.output.drain();
         let timeout = Duration::from_secs(u64::from(req.version.timeout_secs));
         let started = Instant::now();
+        let deadline = tokio::time::Instant::now() + timeout;
         let rx = self.link.dispatch(Invocation {
             request_id: req.request_id.clone(),
             payload: req.payload.clone(),
@@ -192,7 +195,11 @@ impl Warm {
                 Err(_) => Ended::Exited("Runtime.ExitError: lost contact with the runtime".into()),
             },
             exit = self.sandbox.wait() => Ended::Exited(exit_reason(exit)),
-            _ = tokio::time::sleep(timeout) => Ended::TimedOut(timeout),
+            _ = tokio::time::sleep_until(deadline) => Ended::TimedOut(timeout),
+        };
+        let ended = match ended {
+            Ended::Answered(Outcome::Streamed(stream)) => self.follow(stream, sink, deadline, timeout).await,
+            other => other,
         };
         let duration = started.elapsed();
         if matches!(ended, Ended::TimedOut(_)) {
@@ -206,6 +213,33 @@ impl Warm {
         let result =
             logs::finish(s, req, &self.log_stream, logs::Report { before, during, ended, duration, init, memory_used });
         (result, reusable, duration)
+    }
+}
+
+impl Warm {
+    /// Follows a streamed response to its end, within the deadline.
+    async fn follow(
+        &mut self,
+        stream: lamina_runtime::ResponseStream,
+        sink: Option<&Sink>,
+        deadline: tokio::time::Instant,
+        timeout: Duration,
+    ) -> Ended {
+        let mut exit = None;
+        let stop = async {
+            tokio::select! {
+                e = self.sandbox.wait() => exit = Some(e),
+                _ = tokio::time::sleep_until(deadline) => {}
+            }
+        };
+        match streaming::follow(stream, sink, deadline, stop).await {
+            Followed::Answered(outcome) => Ended::Answered(outcome),
+            Followed::Broken => Ended::Exited("Runtime.ExitError: the runtime broke off its streamed response".into()),
+            Followed::Interrupted => match exit {
+                Some(e) => Ended::Exited(exit_reason(e)),
+                None => Ended::TimedOut(timeout),
+            },
+        }
     }
 }
 

@@ -128,6 +128,7 @@ pub async fn delete(State(app): State<Arc<App>>, Path((name, alias)): Path<(Stri
     let _w = app.writes.lock().await;
     app.store.delete_alias(&name, &alias).map_err(store_failure)?;
     app.scheduler.forget(&name);
+    crate::functions::remove_urls(&app, &name, Some(&alias));
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -388,6 +388,14 @@ async fn commit_update(app: &Arc<App>, mut v: FunctionVersion) -> ApiResult<Resp
     Ok(Json(v.configuration(&app.config.partition())).into_response())
 }
 
+/// Function URLs die with what they point at; a URL left behind would
+/// answer 502 for a function that no longer exists.
+pub(crate) fn remove_urls(app: &App, function: &str, qualifier: Option<&str>) {
+    if let Err(e) = lamina_gateway::delete_function_urls(app.scheduler.clone(), function, qualifier) {
+        tracing::error!(function, ?qualifier, error = %e, "could not remove the function URLs of a deleted function");
+    }
+}
+
 pub async fn delete(
     State(app): State<Arc<App>>,
     Path(name): Path<String>,
@@ -397,7 +405,10 @@ pub async fn delete(
     let _w = app.writes.lock().await;
     match r.qualifier.as_deref() {
         None => match app.store.delete_function(&r.name) {
-            Ok(()) => app.scheduler.forget_function(&r.name),
+            Ok(()) => {
+                app.scheduler.forget_function(&r.name);
+                remove_urls(&app, &r.name, None);
+            }
             Err(StoreError::NotFound) => return Err(not_found(&app, &r.name, None)),
             Err(e) => return Err(store_failure(e)),
         },
@@ -428,6 +439,7 @@ pub async fn delete(
                 Ok(()) | Err(StoreError::NotFound) => {}
                 Err(e) => return Err(store_failure(e)),
             }
+            remove_urls(&app, &r.name, Some(q));
         }
         Some(_) => {
             return Err(AwsError::invalid_parameter(

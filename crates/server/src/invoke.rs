@@ -13,14 +13,14 @@ use crate::functions::{target, QualifierQuery};
 use crate::App;
 
 /// Lambda's payload limits: 6 MB synchronous, 1 MB asynchronous.
-const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
+pub(crate) const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
 const MAX_ASYNC_PAYLOAD: usize = 1024 * 1024;
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn check_json(payload: &[u8]) -> ApiResult<()> {
+pub(crate) fn check_json(payload: &[u8]) -> ApiResult<()> {
     if payload.is_empty() {
         return Ok(());
     }
@@ -110,7 +110,7 @@ pub async fn invoke_async(
 }
 
 /// `X-Amz-Client-Context` arrives base64-encoded; runtimes get the JSON.
-fn client_context(headers: &HeaderMap) -> ApiResult<Option<String>> {
+pub(crate) fn client_context(headers: &HeaderMap) -> ApiResult<Option<String>> {
     use base64::Engine;
     let Some(raw) = header(headers, "x-amz-client-context") else { return Ok(None) };
     if raw.len() > 3583 {
@@ -143,7 +143,7 @@ async fn enqueue(
         .map_err(store_failure)
 }
 
-fn too_large(size: usize, limit: usize) -> crate::error::ApiError {
+pub(crate) fn too_large(size: usize, limit: usize) -> crate::error::ApiError {
     AwsError::too_large(format!(
         "{size} byte payload is too large for the {} invocation type (limit {limit} bytes)",
         if limit == MAX_SYNC_PAYLOAD { "RequestResponse" } else { "Event" }
@@ -151,7 +151,7 @@ fn too_large(size: usize, limit: usize) -> crate::error::ApiError {
     .into()
 }
 
-fn with_request_id(mut resp: Response, request_id: &str) -> Response {
+pub(crate) fn with_request_id(mut resp: Response, request_id: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(request_id) {
         resp.headers_mut().insert("x-amzn-requestid", v);
     }

@@ -11,10 +11,12 @@ mod aliases;
 mod concurrency;
 pub mod error;
 mod event_invoke;
+mod event_stream;
 mod front_door;
 mod functions;
 mod invoke;
 mod misc;
+mod stream_invoke;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -99,6 +101,10 @@ pub fn router(app: Arc<App>) -> Router {
             get(aliases::get).put(aliases::update).delete(aliases::delete),
         )
         .route("/2015-03-31/functions/{name}/invocations", post(invoke::invoke))
+        .route(
+            "/2021-11-15/functions/{name}/response-streaming-invocations",
+            post(stream_invoke::invoke_with_response_stream),
+        )
         .route("/2014-11-13/functions/{name}/invoke-async", post(invoke::invoke_async))
         .route("/2014-11-13/functions/{name}/invoke-async/", post(invoke::invoke_async))
         .route("/2016-08-19/account-settings", get(misc::account_settings))

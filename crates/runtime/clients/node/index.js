@@ -22,6 +22,8 @@ const Module = require('module');
 
 const API_PREFIX = '/2018-06-01/runtime';
 const ERROR_TYPE_HEADER = 'Lambda-Runtime-Function-Error-Type';
+const STREAM_ERROR_TYPE_TRAILER = 'Lambda-Runtime-Function-Error-Type';
+const STREAM_ERROR_BODY_TRAILER = 'Lambda-Runtime-Function-Error-Body';
 
 // ---------------------------------------------------------------------------
 // Errors (names and messages as the official client produces them)
@@ -353,12 +355,50 @@ class RuntimeClient {
     this._post(`/invocation/${encodeURIComponent(id)}/response`, bodyString, {}).then(callback);
   }
 
-  /** Buffered stand-in for a streamed response (see README). */
-  postStreamedResponse(body, contentType, id, callback) {
-    this._post(`/invocation/${encodeURIComponent(id)}/response`, body, {
-      'Content-Type': contentType,
-      'Lambda-Runtime-Function-Response-Mode': 'streaming',
-    }).then(callback);
+  /**
+   * Opens a streamed POST .../response: chunked, each write sent as it is
+   * made. Returns the request and a promise of the Runtime API's answer.
+   */
+  openStreamedResponse(id, contentType) {
+    let req;
+    const answered = new Promise((resolve) => {
+      req = http.request(
+        {
+          hostname: this.hostname,
+          port: this.port,
+          path: `${API_PREFIX}/invocation/${encodeURIComponent(id)}/response`,
+          method: 'POST',
+          agent: this.agent,
+          headers: {
+            'Content-Type': contentType,
+            'Lambda-Runtime-Function-Response-Mode': 'streaming',
+            'Transfer-Encoding': 'chunked',
+            Trailer: [STREAM_ERROR_TYPE_TRAILER, STREAM_ERROR_BODY_TRAILER].join(', '),
+          },
+        },
+        (res) => {
+          const chunks = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () => {
+            if (res.statusCode >= 300) {
+              writeAllSync(
+                2,
+                Buffer.from(
+                  `lamina-ric: Runtime API returned HTTP ${res.statusCode} for a streamed response: ${Buffer.concat(chunks)
+                    .toString('utf8')
+                    .slice(0, 500)}\n`,
+                ),
+              );
+            }
+            resolve();
+          });
+          res.on('error', () => resolve());
+        },
+      );
+      req.on('error', (e) => stderrDie(`cannot reach the Runtime API at ${this.address}: ${e.message}`));
+    });
+    req.setNoDelay(true);
+    return { req, answered };
   }
 
   postInvocationError(error, id, callback) {
@@ -660,23 +700,28 @@ Runtime.prototype.handleOnceStreaming = async function () {
   if (!invokeId) stderrDie('invocation id is missing from the /next response');
   global[REQUEST_ID_SYMBOL] = invokeId;
   const scheduleNext = () => this.scheduleIteration();
+  const responseStream = createResponseStream(this.client, invokeId);
   let reported = false;
+  // Before the first byte an error is posted to /error; after it, the
+  // stream ends with the error in its trailers.
   const fail = (err) => {
     if (reported) return;
     reported = true;
     beforeExit.reset();
     structuredConsole.logError('Invoke Error', err);
-    this.client.postInvocationError(err, invokeId, scheduleNext);
+    if (responseStream.started()) responseStream.abort(err).then(scheduleNext);
+    else this.client.postInvocationError(err, invokeId, scheduleNext);
   };
   this.errorCallbacks.uncaughtException = (error) => {
-    this.client.postInvocationError(error, invokeId, () => process.exit(129));
+    if (responseStream.started()) responseStream.abort(error).then(() => process.exit(129));
+    else this.client.postInvocationError(error, invokeId, () => process.exit(129));
   };
   this.errorCallbacks.unhandledRejection = (error) => {
-    this.client.postInvocationError(error, invokeId, () => process.exit(128));
+    if (responseStream.started()) responseStream.abort(error).then(() => process.exit(128));
+    else this.client.postInvocationError(error, invokeId, () => process.exit(128));
   };
   beforeExit.set(() => fail(new NodeJsExit()));
   try {
-    const responseStream = createBufferedResponseStream();
     const [, callbackContext] = buildCallbackContext(this.client, invokeId, scheduleNext);
     const ctx = attachEnvironmentData(callbackContext, headers);
     const result = this.handler(JSON.parse(bodyJson), responseStream, ctx);
@@ -686,23 +731,19 @@ Runtime.prototype.handleOnceStreaming = async function () {
     }
     const value = await result;
     if (typeof value !== 'undefined') console.warn('Streaming handlers ignore return values.');
-    if (!responseStream.writableFinished) {
-      // give an end() called just before returning a chance to finish
+    if (!responseStream.writableEnded) {
+      // give an end() called just before returning a chance to run
       await new Promise((r) => setImmediate(r));
     }
-    if (!responseStream.writableFinished) {
+    if (!responseStream.writableEnded) {
       fail(new Error('Response stream is not finished.'));
       return;
     }
+    await responseStream.completed();
     if (reported) return;
     reported = true;
     beforeExit.reset();
-    this.client.postStreamedResponse(
-      responseStream.body(),
-      responseStream.contentType(),
-      invokeId,
-      scheduleNext,
-    );
+    scheduleNext();
   } catch (err) {
     fail(err);
   }
@@ -755,9 +796,9 @@ async function main() {
 }
 
 // ---------------------------------------------------------------------------
-// awslambda.streamifyResponse / awslambda.HttpResponseStream. Responses of
-// streaming handlers are buffered and posted in one piece, with the header
-// Lambda-Runtime-Function-Response-Mode: streaming.
+// awslambda.streamifyResponse / awslambda.HttpResponseStream. A streaming
+// handler's writes go to the Runtime API as they are made, in one chunked
+// POST with Lambda-Runtime-Function-Response-Mode: streaming.
 // ---------------------------------------------------------------------------
 
 const HANDLER_STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
@@ -775,35 +816,55 @@ class HttpResponseStream {
   }
 }
 
-function createBufferedResponseStream() {
+/**
+ * The responseStream a streaming handler writes to. The POST opens with the
+ * first write (or end()), so the content type can be set until then; each
+ * write is on the wire before its callback runs, which gives the handler
+ * backpressure from a slow reader.
+ */
+function createResponseStream(client, invokeId) {
   const { Writable } = require('stream');
-  const chunks = [];
   let contentType = 'application/octet-stream';
-  let started = false;
-  const push = (c) => chunks.push(typeof c === 'string' ? Buffer.from(c, 'utf8') : Buffer.from(c));
+  let open = null; // { req, answered }
   const begin = (stream) => {
-    if (!started) {
-      started = true;
-      if (typeof stream._onBeforeFirstWrite === 'function') stream._onBeforeFirstWrite(push);
+    if (open) return;
+    open = client.openStreamedResponse(invokeId, contentType);
+    if (typeof stream._onBeforeFirstWrite === 'function') {
+      stream._onBeforeFirstWrite((c) => open.req.write(typeof c === 'string' ? c : Buffer.from(c)));
     }
   };
   const stream = new Writable({
     write(chunk, _enc, cb) {
       begin(stream);
-      push(chunk);
-      cb();
+      open.req.write(chunk, () => cb());
     },
     final(cb) {
       begin(stream);
+      open.req.end();
       cb();
     },
   });
   stream.setContentType = (ct) => {
-    if (started) throw new Error('Content type cannot be set after the first write.');
+    if (open) throw new Error('Content type cannot be set after the first write.');
     contentType = ct;
   };
-  stream.body = () => Buffer.concat(chunks);
-  stream.contentType = () => contentType;
+  stream.started = () => open !== null;
+  /** Resolves when the Runtime API has answered the whole response. */
+  stream.completed = () => (open ? open.answered : Promise.resolve());
+  /** Ends the stream with the error in its trailers. */
+  stream.abort = (err) => {
+    const response = toRapidResponse(err);
+    try {
+      open.req.addTrailers({
+        [STREAM_ERROR_TYPE_TRAILER]: String(response.errorType),
+        [STREAM_ERROR_BODY_TRAILER]: Buffer.from(JSON.stringify(response)).toString('base64'),
+      });
+      open.req.end();
+    } catch (_e) {
+      /* already ended: the error cannot be reported any more */
+    }
+    return open.answered;
+  };
   return stream;
 }
 

@@ -58,6 +58,8 @@ pub struct ServedUrl {
     pub url_id: String,
     pub target: Target,
     pub cors: Option<Cors>,
+    /// InvokeMode `RESPONSE_STREAM`.
+    pub streaming: bool,
 }
 
 pub(crate) struct Control {
@@ -200,6 +202,7 @@ impl Gateway {
                 timeout: URL_TIMEOUT,
             },
             cors: cfg.cors.as_ref().map(Cors::from),
+            streaming: cfg.invoke_mode == "RESPONSE_STREAM",
         });
         self.served.write().urls.insert(url_id.to_string(), served);
     }

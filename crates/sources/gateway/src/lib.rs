@@ -11,6 +11,8 @@
 //!   Routes are matched by a per-API trie ([`table`]) with API Gateway's
 //!   precedence; events and responses follow payload formats 2.0 and 1.0
 //!   ([`event`]); CORS is answered by the gateway when configured ([`cors`]).
+//!   A URL in `RESPONSE_STREAM` mode streams the function's response to the
+//!   client as it is written ([`stream`]).
 //!
 //! [`router`] and [`host_router`] are what the server mounts; both share one
 //! [`gateway::Gateway`], opened once per scheduler.
@@ -23,6 +25,7 @@ pub mod gateway;
 pub mod model;
 mod serve;
 pub mod store;
+pub mod stream;
 pub mod table;
 mod urls;
 
@@ -102,6 +105,16 @@ pub fn router(scheduler: Arc<Scheduler>) -> Router {
         .route("/_url/{url_id}/", any(serve::url_by_path))
         .route("/_url/{url_id}/{*rest}", any(serve::url_by_path))
         .with_state(gw)
+}
+
+/// Removes the function URLs of a deleted function: all of them, or only
+/// the one of `qualifier` (an alias) when only that was deleted.
+pub fn delete_function_urls(
+    scheduler: Arc<Scheduler>,
+    function: &str,
+    qualifier: Option<&str>,
+) -> Result<usize, store::StoreError> {
+    urls::remove_for_function(&shared(scheduler), function, qualifier)
 }
 
 /// Requests whose Host names an API or a function URL

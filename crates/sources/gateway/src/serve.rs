@@ -20,7 +20,8 @@ use std::sync::Arc;
 
 use crate::cors;
 use crate::event::{self, Context, HttpRequest};
-use crate::gateway::{Gateway, Target};
+use crate::gateway::{Gateway, ServedUrl, Target};
+use crate::stream;
 use lamina_scheduler::{InvokeError, InvokeRequest};
 
 /// API Gateway's payload limit for HTTP APIs.
@@ -299,7 +300,42 @@ async fn serve_url(gw: &Gateway, url_id: &str, path: String, req: Request) -> Re
         r.headers_mut().insert("content-type", HeaderValue::from_static("text/plain"));
         r
     };
-    let mut resp = match invoke(gw, &url.target, request_id.clone(), trace_id(&incoming.headers), payload).await {
+    let mut resp = if url.streaming {
+        match stream::respond(gw, &url.target, request_id.clone(), trace_id(&incoming.headers), payload).await {
+            Ok(resp) => resp,
+            Err(stream::Failure::Failed(problem)) => {
+                tracing::warn!(url_id, problem, "streamed function URL response failed");
+                bad_gateway()
+            }
+            Err(stream::Failure::Throttled) => {
+                let mut r = (StatusCode::TOO_MANY_REQUESTS, "{\"Message\":\"Rate Exceeded.\"}").into_response();
+                r.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+                r
+            }
+        }
+    } else {
+        buffered_url_response(gw, &url, &request_id, trace_id(&incoming.headers), payload, bad_gateway).await
+    };
+    if let Some(c) = &url.cors {
+        cors::decorate(c, origin.as_ref(), resp.headers_mut());
+    }
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-amzn-requestid", v);
+    }
+    resp
+}
+
+/// A `BUFFERED` function URL: the whole response, mapped from payload 2.0.
+async fn buffered_url_response(
+    gw: &Gateway,
+    url: &ServedUrl,
+    request_id: &str,
+    trace_id: Option<String>,
+    payload: Vec<u8>,
+    bad_gateway: impl Fn() -> Response,
+) -> Response {
+    let url_id = &url.url_id;
+    match invoke(gw, &url.target, request_id.to_string(), trace_id, payload).await {
         Outcome::Answered(r) if r.function_error.is_none() => match event::response(&r.payload, false) {
             Ok(resp) => resp,
             Err(e) => {
@@ -318,12 +354,5 @@ async fn serve_url(gw: &Gateway, url_id: &str, path: String, req: Request) -> Re
             bad_gateway()
         }
         Outcome::TimedOut => bad_gateway(),
-    };
-    if let Some(c) = &url.cors {
-        cors::decorate(c, origin.as_ref(), resp.headers_mut());
     }
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        resp.headers_mut().insert("x-amzn-requestid", v);
-    }
-    resp
 }

@@ -217,6 +217,31 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Deletes the URL configs of `function` (only `qualifier`'s when given).
+pub(crate) fn remove_for_function(
+    gw: &Gateway,
+    function: &str,
+    qualifier: Option<&str>,
+) -> std::result::Result<usize, crate::store::StoreError> {
+    let ids: Vec<String> = gw.control(|ctl| {
+        ctl.urls
+            .values()
+            .filter(|u| {
+                u.target.function == function && (qualifier.is_none() || u.target.qualifier.as_deref() == qualifier)
+            })
+            .map(|u| u.target.url_id.clone())
+            .collect()
+    });
+    for id in &ids {
+        gw.change_url(id, |ctl| {
+            ctl.store.delete(Kind::Url, "", id)?;
+            ctl.urls.remove(id);
+            Ok::<_, crate::store::StoreError>(())
+        })?;
+    }
+    Ok(ids.len())
+}
+
 pub async fn list(
     State(gw): State<Arc<Gateway>>,
     Path(name): Path<String>,
