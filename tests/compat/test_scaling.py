@@ -11,8 +11,8 @@ handles errors and retries with asynchronous invocation", "Capturing records
 of Lambda asynchronous invocations", "Implement Lambda canary deployments
 using a weighted alias"); the Lambda API reference for each operation.
 
-Event age (MaximumEventAgeInSeconds >= 60) is not tested: there is no way to
-make an event expire in less than a minute.
+Event age is tested with Lambda's minimum MaximumEventAgeInSeconds, 60 s:
+that test takes a little over a minute.
 """
 
 import json
@@ -397,6 +397,38 @@ def test_async_no_retries(server, lam):
     assert wait_for(lambda: starts(server, name), 5), server.log()
     time.sleep(2.0)  # a retry would come 1 s after the failure
     assert len(starts(server, name)) == 1, logs(server, name)
+
+
+def test_async_event_expires_after_maximum_event_age(server, lam):
+    """An event that cannot run (the function's one unit of reserved
+    concurrency is busy) is retried until it is older than
+    MaximumEventAgeInSeconds, then goes to OnFailure as EventAgeExceeded,
+    without ever having run."""
+    busy = create(lam, {"app.py": SLEEPER}, Timeout=120)
+    dest = create(lam, {"app.py": PRINTER})
+    lam.put_function_concurrency(FunctionName=busy, ReservedConcurrentExecutions=1)
+    lam.put_function_event_invoke_config(
+        FunctionName=busy, MaximumEventAgeInSeconds=60,
+        DestinationConfig={"OnFailure": {"Destination": ARN_PREFIX + dest}})
+    holder = threading.Thread(target=lambda: invoke(lam, busy, {"sleep": 75}), daemon=True)
+    holder.start()
+    time.sleep(2)  # the holder now occupies the one unit of concurrency
+    t0 = time.time()
+    resp = lam.invoke(FunctionName=busy, InvocationType="Event", Payload=b'{"late": true}')
+    assert resp["StatusCode"] == 202
+    time.sleep(50)
+    assert records(server, dest) == [], "expired too early"
+    recs = wait_for(lambda: records(server, dest), 25)
+    waited = time.time() - t0
+    assert recs, server.log()
+    assert 60 <= waited < 75, waited
+    ctx = recs[0]["requestContext"]
+    assert ctx["condition"] == "EventAgeExceeded", recs
+    assert ctx["requestId"] == resp["ResponseMetadata"]["RequestId"]
+    assert recs[0]["requestPayload"] == {"late": True}
+    # The event never ran: once the holder is done, its START is the only one.
+    holder.join(timeout=30)
+    assert len(wait_for(lambda: starts(server, busy), 5)) == 1, starts(server, busy)
 
 
 def test_event_invoke_config_round_trip(lam, raw_lam):
