@@ -6,12 +6,15 @@ and from a provided.al2023 bootstrap that speaks the Runtime API itself."""
 import base64
 import http.client
 import json
+import os
+import shutil
+import subprocess
 import time
 import urllib.parse
 
 import pytest
 
-from conftest import create, invoke, log_tail
+from conftest import FUNCTIONS, ROOT, create, invoke
 
 NODE = "nodejs20.x"
 
@@ -246,6 +249,46 @@ def test_size_limits(lam):
     _, events = stream_events(lam, name, {"mb": 8})
     assert sum(len(c) for c in chunks_of(events)) == 8 * 1024 * 1024
     assert "ErrorCode" not in complete_of(events)
+
+
+@pytest.fixture(scope="module")
+def rust_stream_bootstrap():
+    """Builds functions/rust-stream (lambda_runtime::streaming) and returns the binary."""
+    cargo = shutil.which("cargo") or os.path.expanduser("~/.cargo/bin/cargo")
+    if not os.path.exists(cargo):
+        pytest.skip("SKIPPED LOUDLY: cargo is not installed, cannot build the rust-stream fixture")
+    manifest = os.path.join(FUNCTIONS, "rust-stream", "Cargo.toml")
+    target = os.path.join(ROOT, "target", "fixtures")
+    proc = subprocess.run(
+        [cargo, "build", "--release", "--manifest-path", manifest],
+        env={**os.environ, "CARGO_TARGET_DIR": target}, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    with open(os.path.join(target, "release", "rust-stream"), "rb") as f:
+        return f.read()
+
+
+def test_rust_lambda_runtime_streaming(lam, server, rust_stream_bootstrap):
+    name = create(lam, {"bootstrap": rust_stream_bootstrap}, runtime="provided.al2023", handler="bootstrap")
+    # lambda_runtime's streaming Response is an HTTP integration response:
+    # through InvokeWithResponseStream the caller sees the prelude, 8 NUL
+    # bytes, then the body.
+    _, events = stream_events(lam, name, {"gap_ms": 500})
+    prelude, body = b"".join(chunks_of(events)).split(b"\0" * 8, 1)
+    assert json.loads(prelude)["statusCode"] == 200
+    assert body == b"first\nsecond\n"
+    first = next(t for t, e in events if "PayloadChunk" in e and b"first" in e["PayloadChunk"]["Payload"])
+    second = next(t for t, e in events if "PayloadChunk" in e and b"second" in e["PayloadChunk"]["Payload"])
+    assert second - first > 0.3, (first, second)
+    assert "ErrorCode" not in complete_of(events)
+    # Through a RESPONSE_STREAM function URL the prelude becomes the status
+    # line and headers.
+    cfg = lam.create_function_url_config(FunctionName=name, AuthType="NONE", InvokeMode="RESPONSE_STREAM")
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request("POST", url_path(cfg["FunctionUrl"]), body=json.dumps({"gap_ms": 0}))
+    resp = conn.getresponse()
+    assert resp.status == 200
+    assert resp.read() == b"first\nsecond\n"
 
 
 # --------------------------------------------------------------------------
