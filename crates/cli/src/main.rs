@@ -39,6 +39,12 @@ enum UsageBy {
     Day,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Switch {
+    On,
+    Off,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Isolation {
     /// New user, mount, PID, IPC and UTS namespaces plus cgroups.
@@ -52,6 +58,44 @@ struct Endpoint {
     /// URL of the Lamina server to talk to.
     #[arg(long, env = "LAMINA_ENDPOINT", default_value = "http://127.0.0.1:9000", global = true)]
     endpoint: String,
+}
+
+/// Observability switches of `lamina server`.
+#[derive(clap::Args)]
+struct TelemetryArgs {
+    /// Export a span tree per invocation to this OTLP/HTTP collector (e.g. http://127.0.0.1:4318;
+    /// `/v1/traces` is appended). Default: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, then
+    /// OTEL_EXPORTER_OTLP_ENDPOINT; without any, no spans are exported.
+    #[arg(long, value_name = "URL")]
+    otlp_endpoint: Option<String>,
+    /// All observability at once: function logs, metrics and traces (off: to measure what they cost).
+    #[arg(long, value_enum, default_value = "on")]
+    telemetry: Switch,
+    /// Do not store function output and START/END/REPORT lines (billing is still recorded).
+    #[arg(long)]
+    no_function_logs: bool,
+    /// Do not keep Prometheus metrics or the console's series.
+    #[arg(long)]
+    no_metrics: bool,
+    /// Do not export traces even when an OTLP endpoint is configured.
+    #[arg(long)]
+    no_traces: bool,
+}
+
+impl TelemetryArgs {
+    fn resolve(self) -> anyhow::Result<lamina_core::config::Telemetry> {
+        let on = self.telemetry == Switch::On;
+        let otlp_endpoint = lamina_trace::resolve_endpoint(self.otlp_endpoint.as_deref());
+        if let Some(url) = &otlp_endpoint {
+            lamina_trace::check_endpoint(url)?;
+        }
+        Ok(lamina_core::config::Telemetry {
+            function_logs: on && !self.no_function_logs,
+            metrics: on && !self.no_metrics,
+            traces: on && !self.no_traces,
+            otlp_endpoint,
+        })
+    }
 }
 
 #[derive(Subcommand)]
@@ -94,6 +138,8 @@ enum Command {
         /// Format of Lamina's own log (levels from RUST_LOG, default info).
         #[arg(long, value_enum, default_value = "text")]
         log_format: LogFormat,
+        #[command(flatten)]
+        telemetry: TelemetryArgs,
     },
     /// Create a function from a directory (zipped for you) or a zip file.
     Create {
@@ -174,6 +220,13 @@ enum Command {
         /// Concurrent cold starts in the burst case (0 skips it).
         #[arg(long, default_value_t = 200)]
         burst: usize,
+        /// Instead of the cases above: start two servers (telemetry off, and on with traces exported
+        /// to an in-process OTLP sink) and compare their warm throughput.
+        #[arg(long)]
+        telemetry_overhead: bool,
+        /// An argument for the servers --telemetry-overhead starts (repeatable), e.g. --server-arg=--isolation=process.
+        #[arg(long = "server-arg", value_name = "ARG", allow_hyphen_values = true)]
+        server_args: Vec<String>,
         #[command(flatten)]
         endpoint: Endpoint,
     },
@@ -229,6 +282,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             price_million_requests,
             isolation,
             log_format,
+            telemetry,
         } => {
             init_tracing(log_format);
             raise_open_file_limit();
@@ -245,6 +299,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             if let Some(mib) = capacity_mib {
                 config.capacity_mib = mib;
             }
+            config.telemetry = telemetry.resolve()?;
             config.isolation = match isolation {
                 Isolation::Namespaces => lamina_core::config::IsolationMode::Namespaces,
                 Isolation::Process => lamina_core::config::IsolationMode::Process,
@@ -260,7 +315,17 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::List { endpoint } => commands::list(&endpoint.endpoint).await,
         Command::Logs { name, follow, endpoint } => commands::logs(&endpoint.endpoint, &name, follow).await,
-        Command::Bench { bootstrap, compare_cargo_lambda, clients, seconds, cold_starts, burst, endpoint } => {
+        Command::Bench {
+            bootstrap,
+            compare_cargo_lambda,
+            clients,
+            seconds,
+            cold_starts,
+            burst,
+            telemetry_overhead,
+            server_args,
+            endpoint,
+        } => {
             bench::run(bench::Options {
                 endpoint: &endpoint.endpoint,
                 bootstrap: bootstrap.as_deref(),
@@ -269,6 +334,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 duration: std::time::Duration::from_secs_f64(seconds),
                 cold_starts,
                 burst,
+                telemetry_overhead,
+                server_args,
             })
             .await
         }

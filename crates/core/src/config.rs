@@ -43,6 +43,36 @@ pub struct Config {
     pub capacity_mib: u64,
     /// Prices for the cost estimate of `lamina usage`.
     pub prices: Prices,
+    /// Which observability outputs are on.
+    pub telemetry: Telemetry,
+}
+
+/// The observability outputs, each of which can be switched off (to run
+/// leaner, or to measure what they cost: `lamina server --telemetry off`).
+/// Billing records are not telemetry and are always kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Telemetry {
+    /// Function output and START / END / REPORT lines written to the log store.
+    pub function_logs: bool,
+    /// Prometheus metrics (`/metrics`) and the console's per-minute series.
+    pub metrics: bool,
+    /// One span tree per invocation, exported to `otlp_endpoint`.
+    pub traces: bool,
+    /// The OTLP/HTTP traces URL; without one no span is exported.
+    pub otlp_endpoint: Option<String>,
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        Self { function_logs: true, metrics: true, traces: true, otlp_endpoint: None }
+    }
+}
+
+impl Telemetry {
+    /// Whether spans are exported at all.
+    pub fn exports_traces(&self) -> bool {
+        self.traces && self.otlp_endpoint.is_some()
+    }
 }
 
 /// Lambda's public list prices (x86, us-east-1), overridable.
@@ -73,6 +103,7 @@ impl Config {
             async_retry_delay: Duration::from_secs(DEFAULT_ASYNC_RETRY_DELAY_SECS),
             capacity_mib: default_capacity_mib(),
             prices: Prices::default(),
+            telemetry: Telemetry::default(),
         }
     }
 

@@ -33,6 +33,20 @@ impl Scheduler {
         request_id: &str,
         payload: &[u8],
     ) -> Result<(), StoreError> {
+        self.enqueue_traced(function, qualifier, request_id, payload, None)
+    }
+
+    /// [`Scheduler::enqueue`] for a caller that sent a trace header (an
+    /// `X-Amzn-Trace-Id` value, see [`crate::trace_header`]): the event's
+    /// invocation continues that trace.
+    pub fn enqueue_traced(
+        &self,
+        function: &str,
+        qualifier: Option<&str>,
+        request_id: &str,
+        payload: &[u8],
+        trace_header: Option<&str>,
+    ) -> Result<(), StoreError> {
         let now = lamina_core::now_ms();
         self.store.enqueue_event(&QueuedEvent {
             id: 0,
@@ -43,6 +57,7 @@ impl Scheduler {
             attempts: 0,
             enqueued_ms: now,
             not_before_ms: now,
+            trace_header: trace_header.map(str::to_string),
         })?;
         self.queue_wake.notify_one();
         Ok(())
@@ -107,10 +122,14 @@ async fn attempt(s: &Scheduler, event: &QueuedEvent) -> Attempt {
         request_id: event.request_id.clone(),
         payload: Bytes::from(event.payload.clone()),
         client_context: None,
-        trace_id: None,
+        trace_id: event.trace_header.clone(),
         tail_log: false,
     };
-    match s.invoke(req).await {
+    let origin = crate::Origin {
+        trigger: crate::Trigger::Other,
+        queued_since: Some(std::time::UNIX_EPOCH + Duration::from_millis(event.enqueued_ms.max(0) as u64)),
+    };
+    match s.invoke_from(req, origin).await {
         Ok(r) if r.function_error.is_none() => Attempt::Succeeded(r),
         Ok(r) => Attempt::Failed(r),
         // Reserved concurrency of zero: the event can never run.

@@ -29,6 +29,7 @@ pub mod provisioned;
 pub mod resolve;
 mod sandbox;
 pub mod series;
+pub mod spans;
 pub mod streaming;
 
 use bytes::Bytes;
@@ -42,6 +43,7 @@ use std::time::{Duration, Instant};
 
 pub use resolve::Resolved;
 use sandbox::Warm;
+pub use spans::{trace_header, Origin, Trigger};
 pub use streaming::{InvokeStream, Part, StreamedInvoke};
 
 /// A synchronous invocation, with the version already resolved.
@@ -53,6 +55,8 @@ pub struct InvokeRequest {
     pub request_id: String,
     pub payload: Bytes,
     pub client_context: Option<String>,
+    /// The caller's trace as an `X-Amzn-Trace-Id` value ([`trace_header`]
+    /// makes one from either header format); `None` starts a new trace.
     pub trace_id: Option<String>,
     /// Return the last 4 KB of the log.
     pub tail_log: bool,
@@ -114,6 +118,8 @@ pub struct Scheduler {
     pub series: series::Series,
     /// Where DeadLetterConfig targets are delivered (set once by the server).
     pub dead_letter_sink: std::sync::OnceLock<Arc<dyn DeadLetterSink>>,
+    /// Exports each invocation's spans (a no-op without an OTLP endpoint).
+    tracer: lamina_trace::Tracer,
 }
 
 /// Delivers a failed asynchronous event to a dead-letter target (an SQS
@@ -134,7 +140,8 @@ impl Scheduler {
     /// Builds the scheduler and starts its background tasks (reaper, log
     /// writer). Must be called inside a tokio runtime.
     pub fn start(config: Config, store: Arc<dyn Store>, blobs: Blobs, runtime_dir: PathBuf) -> Arc<Self> {
-        let log_writer = logs::Writer::start(store.clone());
+        let log_writer = logs::Writer::start(store.clone(), config.telemetry.function_logs);
+        let tracer = start_tracer(&config.telemetry);
         let me = Arc::new(Self {
             config: config.clone(),
             store,
@@ -152,6 +159,7 @@ impl Scheduler {
             metrics: metrics::Metrics::new(),
             series: series::Series::default(),
             dead_letter_sink: std::sync::OnceLock::new(),
+            tracer,
         });
         tokio::spawn(reaper(Arc::downgrade(&me)));
         me.restore_settings();
@@ -190,13 +198,33 @@ impl Scheduler {
         self.invoke_into(&req, None).await
     }
 
+    /// Runs one invocation that an event source or trigger started (its
+    /// trace records where it came from).
+    pub async fn invoke_from(&self, req: InvokeRequest, origin: Origin) -> Result<InvokeResult, InvokeError> {
+        self.invoke_traced(&req, None, origin).await
+    }
+
     /// Runs one invocation, streaming its response into `sink` if it streams.
     async fn invoke_into(
         &self,
         req: &InvokeRequest,
         sink: Option<&streaming::Sink>,
     ) -> Result<InvokeResult, InvokeError> {
-        let result = self.run_invocation(req, sink).await;
+        self.invoke_traced(req, sink, Origin::default()).await
+    }
+
+    async fn invoke_traced(
+        &self,
+        req: &InvokeRequest,
+        sink: Option<&streaming::Sink>,
+        origin: Origin,
+    ) -> Result<InvokeResult, InvokeError> {
+        let mut trace = spans::InvocationTrace::begin(&self.tracer, req.trace_id.as_deref(), origin);
+        let result = self.run_invocation(req, sink, &mut trace).await;
+        trace.finish(&self.tracer, &self.config.region, req, &result);
+        if !self.config.telemetry.metrics {
+            return result;
+        }
         let v = &req.version;
         match &result {
             Ok(r) => {
@@ -219,9 +247,13 @@ impl Scheduler {
         &self,
         req: &InvokeRequest,
         sink: Option<&streaming::Sink>,
+        trace: &mut spans::InvocationTrace,
     ) -> Result<InvokeResult, InvokeError> {
         let _permit = self.concurrency.admit(&req.version.name).map_err(|reason| InvokeError::Throttled { reason })?;
-        self.series.concurrency(&req.version.name, self.concurrency.running(&req.version.name));
+        let metrics = self.config.telemetry.metrics;
+        if metrics {
+            self.series.concurrency(&req.version.name, self.concurrency.running(&req.version.name));
+        }
         let key = PoolKey::of(&req.version);
         let (mut warm, init) = match self.take_idle(&key).await {
             Some(w) => (w, None),
@@ -230,17 +262,27 @@ impl Scheduler {
                 Room::Lease(lease) => {
                     let started = Instant::now();
                     match sandbox::cold_start(self, &req.version, lease, sandbox::InitType::OnDemand).await {
-                        Ok(w) => (w, Some(started.elapsed())),
-                        Err(failure) => return Ok(logs::init_failure(self, req, failure, started.elapsed())),
+                        Ok(w) => {
+                            trace.cold_start(started, Some(w.spawned), Instant::now());
+                            (w, Some(started.elapsed()))
+                        }
+                        Err(failure) => {
+                            trace.cold_start(started, None, Instant::now());
+                            return Ok(logs::init_failure(self, req, failure, started.elapsed()));
+                        }
                     }
                 }
             },
         };
-        let (result, reusable, duration) = warm.run(self, req, init, sink).await;
+        let invoke_started = Instant::now();
+        let (result, reusable, duration) = warm.run(self, req, init, sink, trace.function_header()).await;
+        trace.invoked(invoke_started, duration);
         let labels = [req.version.name.as_str(), req.version.version.as_str()];
-        self.metrics.duration.with_label_values(&labels).observe(duration.as_secs_f64());
-        self.series.invocation(&req.version.name, duration, result.function_error.is_some());
-        if let Some(init) = init {
+        if metrics {
+            self.metrics.duration.with_label_values(&labels).observe(duration.as_secs_f64());
+            self.series.invocation(&req.version.name, duration, result.function_error.is_some());
+        }
+        if let (Some(init), true) = (init, metrics) {
             self.metrics.cold_starts.with_label_values(&labels).inc();
             self.metrics.init_duration.with_label_values(&labels).observe(init.as_secs_f64());
         }
@@ -384,9 +426,10 @@ impl Scheduler {
         self.drop_idle(|_, w| !w.is_provisioned() && w.last_used.elapsed() >= keep_alive);
     }
 
-    /// Stops every sandbox (shutdown).
+    /// Stops every sandbox (shutdown) and sends the spans still queued.
     pub fn shutdown(&self) {
         self.idle.lock().clear();
+        self.tracer.shutdown();
     }
 }
 
@@ -415,6 +458,24 @@ async fn reaper(me: std::sync::Weak<Scheduler>) {
                 s.top_up_provisioned();
             }
             None => return,
+        }
+    }
+}
+
+/// The span exporter the telemetry settings ask for; a bad endpoint is
+/// reported and tracing stays off (the CLI checks it before starting).
+fn start_tracer(telemetry: &lamina_core::config::Telemetry) -> lamina_trace::Tracer {
+    let Some(url) = telemetry.otlp_endpoint.as_deref().filter(|_| telemetry.traces) else {
+        return lamina_trace::Tracer::disabled();
+    };
+    match lamina_trace::Tracer::start(url, "lamina") {
+        Ok(tracer) => {
+            tracing::info!(endpoint = url, "exporting invocation traces over OTLP/HTTP");
+            tracer
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "traces are not exported");
+            lamina_trace::Tracer::disabled()
         }
     }
 }

@@ -49,10 +49,12 @@ struct Record {
 /// Writes log lines and usage to the store from one background task, in order.
 pub(crate) struct Writer {
     tx: mpsc::UnboundedSender<Record>,
+    /// False when function log capture is off: only usage is written.
+    keep_lines: bool,
 }
 
 impl Writer {
-    pub(crate) fn start(store: Arc<dyn Store>) -> Self {
+    pub(crate) fn start(store: Arc<dyn Store>, keep_lines: bool) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel::<Record>();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
@@ -83,13 +85,14 @@ impl Writer {
                 }
             }
         });
-        Self { tx }
+        Self { tx, keep_lines }
     }
 
     fn write(&self, function: &str, stream: &str, text: &str, billed_ms: u64, memory_mib: u32) {
         let now = lamina_core::now_ms();
         let group = log_group(function);
-        let events = text
+        let lines = if self.keep_lines { text } else { "" };
+        let events = lines
             .lines()
             .map(|line| LogEvent {
                 id: 0,

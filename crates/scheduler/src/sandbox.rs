@@ -29,6 +29,8 @@ const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Host uids handed to sandboxes, one per live sandbox.
 const FIRST_UID: u32 = 100_000;
 const UID_COUNT: u32 = 60_000;
+/// How long a broken-off stream waits for the runtime's exit status.
+const EXIT_GRACE: Duration = Duration::from_millis(200);
 /// Output kept between two drains; beyond it the oldest bytes are dropped.
 const MAX_BUFFERED_OUTPUT: usize = 1 << 20;
 
@@ -46,6 +48,9 @@ pub(crate) struct Warm {
     provisioned: Option<(String, Member)>,
     pub(crate) last_used: Instant,
     pub(crate) log_stream: String,
+    /// When the sandbox's process was started (the end of the cold start's
+    /// platform part, the start of the runtime's init).
+    pub(crate) spawned: Instant,
 }
 
 /// Why a sandbox is started (`AWS_LAMBDA_INITIALIZATION_TYPE`).
@@ -117,6 +122,7 @@ pub(crate) async fn cold_start(
         tracing::warn!(function = %v.name, error = %e, "sandbox spawn failed");
         platform_error("sandbox", &e)
     })?;
+    let spawned = Instant::now();
     let output = Arc::new(Output::new(sandbox.take_output()));
     let reader = tokio::spawn(output.clone().pump());
     let ready = tokio::select! {
@@ -138,6 +144,7 @@ pub(crate) async fn cold_start(
         provisioned,
         last_used: Instant::now(),
         log_stream,
+        spawned,
     };
     match ready {
         Some(InitOutcome::Ready) => Ok(warm),
@@ -175,6 +182,7 @@ impl Warm {
         req: &InvokeRequest,
         init: Option<Duration>,
         sink: Option<&Sink>,
+        trace_header: String,
     ) -> (InvokeResult, bool, Duration) {
         let before = self.output.drain();
         let timeout = Duration::from_secs(u64::from(req.version.timeout_secs));
@@ -185,7 +193,7 @@ impl Warm {
             payload: req.payload.clone(),
             deadline_ms: lamina_core::now_ms() + timeout.as_millis() as i64,
             invoked_function_arn: req.invoked_arn.clone(),
-            trace_id: req.trace_id.clone().unwrap_or_else(new_trace_id),
+            trace_id: trace_header,
             client_context: req.client_context.clone(),
             cognito_identity: None,
         });
@@ -234,7 +242,12 @@ impl Warm {
         };
         match streaming::follow(stream, sink, deadline, stop).await {
             Followed::Answered(outcome) => Ended::Answered(outcome),
-            Followed::Broken => Ended::Exited("Runtime.ExitError: the runtime broke off its streamed response".into()),
+            // Usually the runtime died: its exit status says more than the
+            // closed connection, and arrives a moment later.
+            Followed::Broken => tokio::select! {
+                e = self.sandbox.wait() => Ended::Exited(exit_reason(e)),
+                _ = tokio::time::sleep(EXIT_GRACE) => Ended::Exited("the runtime broke off its streamed response".into()),
+            },
             Followed::Interrupted => match exit {
                 Some(e) => Ended::Exited(exit_reason(e)),
                 None => Ended::TimedOut(timeout),
@@ -337,11 +350,6 @@ fn spec_for(
 fn log_stream_name(version: &str) -> String {
     let date = chrono::Utc::now().format("%Y/%m/%d");
     format!("{date}/[{version}]{}", uuid::Uuid::new_v4().simple())
-}
-
-fn new_trace_id() -> String {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    format!("Root=1-{:08x}-{};Parent={};Sampled=0", lamina_core::now_ms() / 1000, &id[..24], &id[16..32])
 }
 
 /// A host uid lent to one sandbox, returned when dropped.

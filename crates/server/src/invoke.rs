@@ -50,7 +50,8 @@ pub async fn invoke(
                 return Err(too_large(payload.len(), MAX_ASYNC_PAYLOAD));
             }
             check_json(&payload)?;
-            enqueue(&app, &r.name, r.qualifier.as_deref(), &request_id, payload).await?;
+            let trace = incoming_trace(&headers);
+            enqueue(&app, &r.name, r.qualifier.as_deref(), &request_id, payload, trace).await?;
             Ok(with_request_id(StatusCode::ACCEPTED.into_response(), &request_id))
         }
         "RequestResponse" => {
@@ -67,7 +68,7 @@ pub async fn invoke(
                     request_id: request_id.clone(),
                     payload: if payload.is_empty() { Bytes::from_static(b"{}") } else { payload },
                     client_context,
-                    trace_id: header(&headers, "x-amzn-trace-id").map(str::to_owned),
+                    trace_id: incoming_trace(&headers),
                     tail_log: header(&headers, "x-amz-log-type") == Some("Tail"),
                 })
                 .await?;
@@ -105,8 +106,13 @@ pub async fn invoke_async(
     }
     check_json(&payload)?;
     let request_id = lamina_scheduler::new_request_id();
-    enqueue(&app, &r.name, r.qualifier.as_deref(), &request_id, payload).await?;
+    enqueue(&app, &r.name, r.qualifier.as_deref(), &request_id, payload, None).await?;
     Ok(with_request_id((StatusCode::ACCEPTED, r#"{"Status":202}"#).into_response(), &request_id))
+}
+
+/// The caller's trace (`X-Amzn-Trace-Id` or W3C `traceparent`), continued by the invocation.
+pub(crate) fn incoming_trace(headers: &HeaderMap) -> Option<String> {
+    lamina_scheduler::trace_header(header(headers, "x-amzn-trace-id"), header(headers, "traceparent"))
 }
 
 /// `X-Amz-Client-Context` arrives base64-encoded; runtimes get the JSON.
@@ -133,14 +139,17 @@ async fn enqueue(
     qualifier: Option<&str>,
     request_id: &str,
     payload: Bytes,
+    trace: Option<String>,
 ) -> ApiResult<()> {
     let payload = if payload.is_empty() { Bytes::from_static(b"{}") } else { payload };
     let (app2, name, qualifier, request_id) =
         (app.clone(), name.to_string(), qualifier.map(str::to_string), request_id.to_string());
-    tokio::task::spawn_blocking(move || app2.scheduler.enqueue(&name, qualifier.as_deref(), &request_id, &payload))
-        .await
-        .map_err(|_| AwsError::service("enqueue interrupted"))?
-        .map_err(store_failure)
+    tokio::task::spawn_blocking(move || {
+        app2.scheduler.enqueue_traced(&name, qualifier.as_deref(), &request_id, &payload, trace.as_deref())
+    })
+    .await
+    .map_err(|_| AwsError::service("enqueue interrupted"))?
+    .map_err(store_failure)
 }
 
 pub(crate) fn too_large(size: usize, limit: usize) -> crate::error::ApiError {

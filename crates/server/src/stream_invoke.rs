@@ -59,7 +59,7 @@ pub async fn invoke_with_response_stream(
             request_id: request_id.clone(),
             payload: if payload.is_empty() { Bytes::from_static(b"{}") } else { payload },
             client_context,
-            trace_id: header(&headers, "x-amzn-trace-id").map(str::to_owned),
+            trace_id: crate::invoke::incoming_trace(&headers),
             tail_log: header(&headers, "x-amz-log-type") == Some("Tail"),
         })
         .await?;

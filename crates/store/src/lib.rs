@@ -47,6 +47,8 @@ pub struct QueuedEvent {
     pub attempts: u32,
     pub enqueued_ms: i64,
     pub not_before_ms: i64,
+    /// The caller's trace (an `X-Amzn-Trace-Id` value), continued on delivery.
+    pub trace_header: Option<String>,
 }
 
 /// Billing for a function on a day: requests, billed milliseconds and

@@ -81,6 +81,7 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self> {
         // FULL: a 2xx answer means the write reached the disk.
         let conn = open_db(path, "FULL", SCHEMA)?;
+        add_trace_column(&conn)?;
         let mut logs_path = path.as_os_str().to_owned();
         logs_path.push("-logs");
         let logs = open_db(Path::new(&logs_path), "NORMAL", LOG_SCHEMA)?;
@@ -91,6 +92,7 @@ impl SqliteStore {
     pub fn in_memory() -> Result<Self> {
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(SCHEMA)?;
+        add_trace_column(&conn)?;
         let logs = Connection::open_in_memory()?;
         logs.execute_batch(LOG_SCHEMA)?;
         Ok(Self { conn: Mutex::new(conn), logs: Mutex::new(logs) })
@@ -104,6 +106,19 @@ fn open_db(path: &Path, synchronous: &str, schema: &str) -> Result<Connection> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.execute_batch(schema)?;
     Ok(conn)
+}
+
+/// Databases made before async events carried their caller's trace get the column.
+fn add_trace_column(conn: &Connection) -> Result<()> {
+    let has: bool = conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('async_events') WHERE name = 'trace_header'",
+        [],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    if !has {
+        conn.execute_batch("ALTER TABLE async_events ADD COLUMN trace_header TEXT")?;
+    }
+    Ok(())
 }
 
 fn decode<T: serde::de::DeserializeOwned>(s: String) -> Result<T> {
@@ -361,9 +376,18 @@ impl Store for SqliteStore {
     fn enqueue_event(&self, e: &QueuedEvent) -> Result<i64> {
         let conn = self.conn.lock();
         conn.execute(
-            "INSERT INTO async_events (request_id, function, qualifier, payload, attempts, enqueued_ms, not_before_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![e.request_id, e.function, e.qualifier, e.payload, e.attempts, e.enqueued_ms, e.not_before_ms],
+            "INSERT INTO async_events (request_id, function, qualifier, payload, attempts, enqueued_ms, not_before_ms, trace_header)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                e.request_id,
+                e.function,
+                e.qualifier,
+                e.payload,
+                e.attempts,
+                e.enqueued_ms,
+                e.not_before_ms,
+                e.trace_header
+            ],
         )?;
         Ok(conn.last_insert_rowid())
     }
@@ -371,7 +395,7 @@ impl Store for SqliteStore {
     fn due_events(&self, now_ms: i64, limit: usize) -> Result<Vec<QueuedEvent>> {
         let conn = self.conn.lock();
         let mut stmt = conn.prepare_cached(
-            "SELECT id, request_id, function, qualifier, payload, attempts, enqueued_ms, not_before_ms
+            "SELECT id, request_id, function, qualifier, payload, attempts, enqueued_ms, not_before_ms, trace_header
              FROM async_events WHERE not_before_ms <= ?1 ORDER BY not_before_ms, id LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![now_ms, limit as i64], |r| {
@@ -384,6 +408,7 @@ impl Store for SqliteStore {
                 attempts: r.get(5)?,
                 enqueued_ms: r.get(6)?,
                 not_before_ms: r.get(7)?,
+                trace_header: r.get(8)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -100,6 +100,20 @@ impl TraceContext {
         format!("Root={};Parent={};Sampled={}", self.xray_root(), encode_hex(&parent), u8::from(sampled))
     }
 
+    /// This context as an X-Ray header, with its own parent and sampling
+    /// decision (each left out when absent): how a caller's trace, in
+    /// either format, is kept until the invocation runs.
+    pub fn to_xray_header(&self) -> String {
+        let mut out = format!("Root={}", self.xray_root());
+        if let Some(parent) = self.parent_id {
+            let _ = write!(out, ";Parent={}", encode_hex(&parent));
+        }
+        if let Some(sampled) = self.sampled {
+            let _ = write!(out, ";Sampled={}", u8::from(sampled));
+        }
+        out
+    }
+
     /// The W3C header with `parent` as the span the receiver continues from.
     pub fn to_traceparent(&self, parent: [u8; 8], sampled: bool) -> String {
         format!("00-{}-{}-{:02x}", encode_hex(&self.trace_id), encode_hex(&parent), u8::from(sampled))
@@ -173,6 +187,9 @@ mod tests {
         let parent = from_xray.parent_id.unwrap();
         assert_eq!(from_xray.to_traceparent(parent, true), W3C);
         assert_eq!(from_w3c.to_xray(parent, true), XRAY);
+        assert_eq!(from_w3c.to_xray_header(), XRAY);
+        let open = TraceContext { parent_id: None, sampled: None, ..from_w3c };
+        assert_eq!(open.to_xray_header(), "Root=1-5759e988-bd862e3fe1be46a994272793");
     }
 
     #[test]

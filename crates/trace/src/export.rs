@@ -55,13 +55,21 @@ fn with_traces_path(url: &str) -> String {
     }
 }
 
+/// Checks that `url` is an OTLP/HTTP URL this exporter can send to.
+pub fn check_endpoint(url: &str) -> Result<(), ExportError> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| ExportError::Invalid { url: url.to_string(), message: e.to_string() })?;
+    if uri.scheme_str() != Some("http") || uri.host().is_none() {
+        return Err(ExportError::NotHttp { url: url.to_string() });
+    }
+    Ok(())
+}
+
 /// Builds the batch processor exporting to `url`, with `service.name` = `service`.
 pub(crate) fn processor(url: &str, service: &str) -> Result<BatchSpanProcessor, ExportError> {
     let invalid = |message: String| ExportError::Invalid { url: url.to_string(), message };
-    let uri: http::Uri = url.parse().map_err(|e: http::uri::InvalidUri| invalid(e.to_string()))?;
-    if uri.scheme_str() != Some("http") {
-        return Err(ExportError::NotHttp { url: url.to_string() });
-    }
+    check_endpoint(url)?;
     let handle = tokio::runtime::Handle::try_current().map_err(|_| ExportError::NoRuntime)?;
     let client = TokioHyper { handle, client: Client::builder(hyper_util::rt::TokioExecutor::new()).build_http() };
     let exporter = opentelemetry_otlp::SpanExporter::builder()
@@ -110,5 +118,13 @@ mod tests {
         assert_eq!(with_traces_path("http://127.0.0.1:4318/"), "http://127.0.0.1:4318/v1/traces");
         assert_eq!(with_traces_path("http://c:4318/v1/traces"), "http://c:4318/v1/traces");
         assert_eq!(resolve_endpoint(Some("http://c:4318")).as_deref(), Some("http://c:4318/v1/traces"));
+    }
+
+    #[test]
+    fn only_plain_http_endpoints_are_accepted() {
+        assert!(check_endpoint("http://127.0.0.1:4318/v1/traces").is_ok());
+        assert!(matches!(check_endpoint("https://collector:4318/v1/traces"), Err(ExportError::NotHttp { .. })));
+        assert!(matches!(check_endpoint("collector:4318"), Err(ExportError::NotHttp { .. })));
+        assert!(matches!(check_endpoint("http://exa mple"), Err(ExportError::Invalid { .. })));
     }
 }

@@ -18,7 +18,7 @@ pub mod context;
 pub mod export;
 
 pub use context::{new_span_id, TraceContext};
-pub use export::{resolve_endpoint, ExportError};
+pub use export::{check_endpoint, resolve_endpoint, ExportError};
 pub use opentelemetry::trace::SpanKind;
 pub use opentelemetry::KeyValue;
 

@@ -35,6 +35,7 @@ mod floor;
 mod gateway;
 mod lamina;
 mod load;
+mod overhead;
 mod table;
 
 use std::path::Path;
@@ -57,10 +58,17 @@ pub struct Options<'a> {
     pub cold_starts: usize,
     /// Concurrent cold starts in the burst case (0: skip).
     pub burst: usize,
+    /// Only compare warm throughput with telemetry off and on, on servers the bench starts.
+    pub telemetry_overhead: bool,
+    /// Arguments for those servers.
+    pub server_args: Vec<String>,
 }
 
 pub async fn run(o: Options<'_>) -> anyhow::Result<()> {
     let counts = client_counts(&o.clients);
+    if o.telemetry_overhead {
+        return overhead::run(o.bootstrap, &counts, o.duration, &o.server_args).await;
+    }
 
     // The emulator first: it may compile for minutes, and is stopped before
     // Lamina is measured so the two never compete for the CPU.

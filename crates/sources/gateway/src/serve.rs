@@ -157,7 +157,8 @@ async fn invoke(
         trace_id,
         tail_log: false,
     };
-    let task = tokio::spawn(async move { scheduler.invoke(req).await });
+    let origin = lamina_scheduler::Origin { trigger: lamina_scheduler::Trigger::Http, queued_since: None };
+    let task = tokio::spawn(async move { scheduler.invoke_from(req, origin).await });
     match tokio::time::timeout(target.timeout, task).await {
         Ok(Ok(Ok(result))) => Outcome::Answered(result),
         Ok(Ok(Err(e))) => Outcome::Rejected(e),
@@ -166,9 +167,10 @@ async fn invoke(
     }
 }
 
-/// The caller's X-Ray trace header, passed on to the function.
+/// The caller's trace (`X-Amzn-Trace-Id` or W3C `traceparent`), continued by the invocation.
 fn trace_id(headers: &HeaderMap) -> Option<String> {
-    headers.get("x-amzn-trace-id").and_then(|v| v.to_str().ok()).map(str::to_string)
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    lamina_scheduler::trace_header(header("x-amzn-trace-id"), header("traceparent"))
 }
 
 /// API Gateway's request id: 16 characters ending in `=`, like `JKJaXmPLvHcESHA=`.

@@ -82,7 +82,7 @@ fn aliases_conflict_on_create_and_vanish_with_their_function() {
 fn queued_events_survive_reopening_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db.sqlite");
-    {
+    let e = {
         let s = SqliteStore::open(&path).unwrap();
         let e = QueuedEvent {
             id: 0,
@@ -93,13 +93,16 @@ fn queued_events_survive_reopening_the_database() {
             attempts: 0,
             enqueued_ms: 5,
             not_before_ms: 5,
+            trace_header: Some("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1".into()),
         };
         s.enqueue_event(&e).unwrap();
-    }
+        e
+    };
     let s = SqliteStore::open(&path).unwrap();
     let due = s.due_events(10, 10).unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].payload, b"{}");
+    assert_eq!(due[0].trace_header, e.trace_header, "the caller's trace is kept with the event");
     assert!(s.due_events(4, 10).unwrap().is_empty(), "not due before not_before_ms");
     s.delete_event(due[0].id).unwrap();
     assert_eq!(s.queued_event_count().unwrap(), 0);
