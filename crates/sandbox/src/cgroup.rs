@@ -9,7 +9,9 @@
 
 use std::fs;
 use std::io;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::error::SandboxError;
@@ -135,6 +137,10 @@ pub(crate) struct Cgroup {
     version: CgroupVersion,
     /// v1: memory, pids, [cpu]; v2: the one directory. Memory first.
     dirs: Vec<PathBuf>,
+    /// The peak-memory file, opened on first read and kept: every invocation
+    /// reads it for its REPORT line, and one `pread` is cheaper than
+    /// open + fstat + read + close on the hot path.
+    peak: OnceLock<Option<fs::File>>,
 }
 
 impl Cgroup {
@@ -152,7 +158,7 @@ impl Cgroup {
     fn create_v1(mounts: &Mounts, id: &str, limits: Limits) -> Result<Cgroup, SandboxError> {
         let memory = mounts.v1_memory.as_ref().ok_or_else(|| unavailable("memory"))?;
         let pids = mounts.v1_pids.as_ref().ok_or_else(|| unavailable("pids"))?;
-        let mut cg = Cgroup { version: CgroupVersion::V1, dirs: Vec::new() };
+        let mut cg = Cgroup { version: CgroupVersion::V1, dirs: Vec::new(), peak: OnceLock::new() };
 
         let mem_dir = cg.make_dir(memory, id)?;
         write(&mem_dir.join("memory.limit_in_bytes"), &limits.memory_bytes.to_string())?;
@@ -192,7 +198,7 @@ impl Cgroup {
         mkdir(&parent)?;
         write(&parent.join("cgroup.subtree_control"), enable.trim_end())?;
 
-        let mut cg = Cgroup { version: CgroupVersion::V2, dirs: Vec::new() };
+        let mut cg = Cgroup { version: CgroupVersion::V2, dirs: Vec::new(), peak: OnceLock::new() };
         let dir = cg.make_dir(root, id)?;
         write(&dir.join("memory.max"), &limits.memory_bytes.to_string())?;
         let swap = dir.join("memory.swap.max");
@@ -255,12 +261,20 @@ impl Cgroup {
     }
 
     pub fn peak_memory_bytes(&self) -> Option<u64> {
-        let file = match self.version {
-            CgroupVersion::V1 => "memory.max_usage_in_bytes",
-            CgroupVersion::V2 => "memory.peak",
-        };
-        let text = fs::read_to_string(self.memory_dir()?.join(file)).ok()?;
-        text.trim().parse().ok()
+        let file = self
+            .peak
+            .get_or_init(|| {
+                let name = match self.version {
+                    CgroupVersion::V1 => "memory.max_usage_in_bytes",
+                    CgroupVersion::V2 => "memory.peak",
+                };
+                fs::File::open(self.memory_dir()?.join(name)).ok()
+            })
+            .as_ref()?;
+        // A cgroup control file is regenerated on every read from offset 0.
+        let mut buf = [0u8; 32];
+        let n = file.read_at(&mut buf, 0).ok()?;
+        std::str::from_utf8(&buf[..n]).ok()?.trim().parse().ok()
     }
 
     pub fn oom_killed(&self) -> bool {
@@ -306,6 +320,8 @@ impl Cgroup {
 
 impl Drop for Cgroup {
     fn drop(&mut self) {
+        // Close the kept control file before the directories go.
+        self.peak.take();
         let dirs = std::mem::take(&mut self.dirs);
         // One attempt now (the processes are often gone already); the rest
         // goes to the janitor thread, so a drop never blocks: schedulers drop

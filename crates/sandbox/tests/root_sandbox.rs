@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use lamina_sandbox::{probe, Exit, Isolation, Sandbox, SandboxSpec};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
@@ -320,4 +320,29 @@ fn probe_describes_the_host() {
     }
     assert!(host.is_root);
     assert_eq!(host.problems.is_empty(), host.supports_namespaces(), "{host:?}");
+}
+
+/// The peak-memory file is opened once and re-read: a second read sees
+/// memory the program touched after the first.
+#[tokio::test]
+async fn root_sandbox_peak_memory_follows_the_program() {
+    if skip(Isolation::Namespaces) {
+        return;
+    }
+    let mut f = fixture("");
+    f.spec.program = "/usr/bin/python3".into();
+    let script = "import sys, time\nprint('before', flush=True)\ntime.sleep(0.5)\nb = bytearray(48 << 20)\nprint('after', flush=True)\ntime.sleep(0.5)\n";
+    f.spec.args = vec!["-c".into(), script.into()];
+    let mut sb = Sandbox::spawn(&f.spec).unwrap_or_else(|e| panic!("spawn: {e}"));
+    let out = sb.take_output().expect("output");
+    let rx = tokio::net::unix::pipe::Receiver::from_owned_fd(out).expect("receiver");
+    let mut lines = tokio::io::BufReader::new(rx).lines();
+    let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await;
+    assert_eq!(line.expect("timed out").expect("read").as_deref(), Some("before"));
+    let before = sb.peak_memory_bytes().expect("peak before");
+    let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await;
+    assert_eq!(line.expect("timed out").expect("read").as_deref(), Some("after"));
+    let after = sb.peak_memory_bytes().expect("peak after");
+    assert!(after >= before + (40 << 20), "peak {before} -> {after}");
+    let _ = tokio::time::timeout(Duration::from_secs(10), sb.wait()).await;
 }
