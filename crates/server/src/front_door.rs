@@ -26,6 +26,8 @@ use tower::ServiceExt;
 pub enum Service {
     Logs,
     Sqs,
+    /// SNS (credential scope `sns`; its only protocol is query).
+    Sns,
     /// `{api-id}.execute-api.localhost` and `{url-id}.lambda-url.{region}.localhost` hosts.
     Gateway,
 }
@@ -49,6 +51,7 @@ pub fn classify(headers: &HeaderMap) -> Option<Service> {
     match credential_scope_service(headers)? {
         "logs" => Some(Service::Logs),
         "sqs" => Some(Service::Sqs),
+        "sns" => Some(Service::Sns),
         _ => None,
     }
 }
@@ -66,6 +69,7 @@ pub fn credential_scope_service(headers: &HeaderMap) -> Option<&str> {
 pub struct Services {
     pub logs: Router,
     pub sqs: Router,
+    pub sns: Router,
     pub gateway: Router,
 }
 
@@ -74,6 +78,7 @@ pub async fn dispatch(State(services): State<Arc<Services>>, req: Request<Body>,
     let router = match classify(req.headers()) {
         Some(Service::Logs) => services.logs.clone(),
         Some(Service::Sqs) => services.sqs.clone(),
+        Some(Service::Sns) => services.sns.clone(),
         Some(Service::Gateway) => services.gateway.clone(),
         None => return next.run(req).await,
     };
@@ -102,6 +107,9 @@ mod tests {
         let auth =
             "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=x";
         assert_eq!(classify(&headers(&[("authorization", auth)])), Some(Service::Sqs));
+        let sns =
+            "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=x";
+        assert_eq!(classify(&headers(&[("authorization", sns)])), Some(Service::Sns));
         let lambda =
             "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=x";
         assert_eq!(classify(&headers(&[("authorization", lambda)])), None);

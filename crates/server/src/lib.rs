@@ -135,18 +135,21 @@ pub fn router(app: Arc<App>) -> Router {
     let services = Arc::new(front_door::Services {
         logs: lamina_observe::router(app.scheduler.clone()),
         sqs: lamina_queue::router(app.scheduler.clone()),
+        sns: lamina_topic::router(app.scheduler.clone()),
         gateway: lamina_gateway::host_router(app.scheduler.clone()),
     });
     // Services with paths of their own, merged by path.
     let gateway = lamina_gateway::router(app.scheduler.clone());
     let mappings = lamina_queue::event_source_mappings_router(app.scheduler.clone());
     let schedules = lamina_schedule::router(app.scheduler.clone());
+    let topic_links = lamina_topic::confirmation_router(app.scheduler.clone());
     lambda
         .merge(lamina)
         .with_state(app)
         .merge(gateway)
         .merge(mappings)
         .merge(schedules)
+        .merge(topic_links)
         .merge(lamina_console::router())
         .fallback(misc::unknown)
         .method_not_allowed_fallback(misc::unknown)
