@@ -160,6 +160,42 @@ def test_mid_stream_error_ends_with_error_code(lam):
     assert b"".join(chunks_of(events)) == b"partial;"
 
 
+def test_timeout_and_exit_mid_stream(lam):
+    app = """
+exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  responseStream.write('before;');
+  await new Promise((r) => setTimeout(r, 100));
+  if (event.exit) process.exit(3);
+  await new Promise((r) => setTimeout(r, 5000));
+  responseStream.end('never');
+});
+"""
+    name = create(lam, {"index.js": app}, runtime=NODE, handler="index.handler", Timeout=1)
+    _, events = stream_events(lam, name, {})
+    assert b"".join(chunks_of(events)) == b"before;"
+    done = complete_of(events)
+    assert done["ErrorCode"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in done["ErrorDetails"]
+
+    _, events = stream_events(lam, name, {"exit": True})
+    assert b"".join(chunks_of(events)) == b"before;"
+    done = complete_of(events)
+    assert done["ErrorCode"] == "Runtime.ExitError"
+    assert "exit status 3" in done["ErrorDetails"]
+
+
+def test_caller_going_away_does_not_break_the_function(lam, slow_fn):
+    resp = lam.invoke_with_response_stream(FunctionName=slow_fn, Payload=json.dumps({"sleepMs": 300}))
+    stream = resp["EventStream"]
+    first = next(iter(stream))
+    assert first["PayloadChunk"]["Payload"] == b"first;"
+    stream.close()
+    # The function ran to its end; its sandbox serves the next call.
+    _, events = stream_events(lam, slow_fn, {"sleepMs": 10})
+    assert b"".join(chunks_of(events)) == b"first;second;"
+    assert "ErrorCode" not in complete_of(events)
+
+
 def test_non_streaming_function_through_the_streaming_api(lam):
     app = "def handler(event, context):\n    return {'echo': event}\n"
     name = create(lam, {"app.py": app})
