@@ -8,7 +8,9 @@
 //! 2. the service in the SigV4 credential scope of `Authorization`
 //!    (`Credential=AKID/DATE/REGION/SERVICE/aws4_request`), which is how
 //!    query-protocol (SQS, SNS) and rest-xml (S3) clients are told apart;
-//!    unsigned requests fall through to path routing.
+//!    unsigned requests fall through to path routing;
+//! 3. S3 also by a `{bucket}.s3[.{region}].localhost` host or a presigned
+//!    URL's `X-Amz-Credential=.../s3/aws4_request` query.
 //!
 //! A recognised request is handed to that service's router whole.
 
@@ -30,6 +32,10 @@ pub enum Service {
     Sns,
     /// `{api-id}.execute-api.localhost` and `{url-id}.lambda-url.{region}.localhost` hosts.
     Gateway,
+    /// S3: credential scope `s3`, a presigned `X-Amz-Credential=.../s3/aws4_request`
+    /// query, or a `{bucket}.s3[.{region}].localhost` host. Unsigned path-style
+    /// requests cannot be told from Lambda's paths, so they are not S3.
+    S3,
 }
 
 /// Which non-Lambda service a request is for, if any.
@@ -38,6 +44,9 @@ pub fn classify(headers: &HeaderMap) -> Option<Service> {
         let host = host.split(':').next().unwrap_or("");
         if host.contains(".execute-api.") || host.contains(".lambda-url.") {
             return Some(Service::Gateway);
+        }
+        if lamina_object::request::host_bucket(host).is_some() {
+            return Some(Service::S3);
         }
     }
     if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
@@ -52,8 +61,21 @@ pub fn classify(headers: &HeaderMap) -> Option<Service> {
         "logs" => Some(Service::Logs),
         "sqs" => Some(Service::Sqs),
         "sns" => Some(Service::Sns),
+        "s3" => Some(Service::S3),
         _ => None,
     }
+}
+
+/// A presigned S3 URL: SigV4 (`X-Amz-Credential=AKID%2FDATE%2FREGION%2Fs3%2Faws4_request`)
+/// or SigV2, which only S3 presigns with (`AWSAccessKeyId`, `Signature`, `Expires`; no `Action`).
+fn is_presigned_s3(query: Option<&str>) -> bool {
+    let Some(q) = query else { return false };
+    let has = |name: &str| q.split('&').any(|p| p.split('=').next() == Some(name));
+    let v4 = q.split('&').any(|p| {
+        p.strip_prefix("X-Amz-Credential=")
+            .is_some_and(|c| c.replace("%2F", "/").replace("%2f", "/").split('/').nth(3) == Some("s3"))
+    });
+    v4 || (has("AWSAccessKeyId") && has("Signature") && has("Expires") && !has("Action"))
 }
 
 /// `SERVICE` from `Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, ...`.
@@ -71,15 +93,18 @@ pub struct Services {
     pub sqs: Router,
     pub sns: Router,
     pub gateway: Router,
+    pub s3: Router,
 }
 
 /// Middleware: sends recognised requests to their service's router.
 pub async fn dispatch(State(services): State<Arc<Services>>, req: Request<Body>, next: Next) -> Response {
-    let router = match classify(req.headers()) {
+    let service = classify(req.headers()).or_else(|| is_presigned_s3(req.uri().query()).then_some(Service::S3));
+    let router = match service {
         Some(Service::Logs) => services.logs.clone(),
         Some(Service::Sqs) => services.sqs.clone(),
         Some(Service::Sns) => services.sns.clone(),
         Some(Service::Gateway) => services.gateway.clone(),
+        Some(Service::S3) => services.s3.clone(),
         None => return next.run(req).await,
     };
     match router.oneshot(req).await {
@@ -115,6 +140,15 @@ mod tests {
         assert_eq!(classify(&headers(&[("authorization", lambda)])), None);
         assert_eq!(classify(&HeaderMap::new()), None);
         assert_eq!(classify(&headers(&[("host", "abc123.execute-api.localhost:9000")])), Some(Service::Gateway));
+        let s3 = "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=x";
+        assert_eq!(classify(&headers(&[("authorization", s3)])), Some(Service::S3));
+        assert_eq!(classify(&headers(&[("host", "bkt.s3.localhost:9000")])), Some(Service::S3));
+        assert!(is_presigned_s3(Some(
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=test%2F20240101%2Fus-east-1%2Fs3%2Faws4_request"
+        )));
+        assert!(!is_presigned_s3(Some("X-Amz-Credential=test%2F20240101%2Fus-east-1%2Flambda%2Faws4_request")));
+        assert!(is_presigned_s3(Some("AWSAccessKeyId=t&Signature=x%3D&Expires=1795475877")));
+        assert!(!is_presigned_s3(Some("Action=SendMessage&AWSAccessKeyId=t&Signature=x&Expires=1")));
         assert_eq!(classify(&headers(&[("host", "127.0.0.1:9000")])), None);
     }
 }

@@ -137,6 +137,7 @@ pub fn router(app: Arc<App>) -> Router {
         sqs: lamina_queue::router(app.scheduler.clone()),
         sns: lamina_topic::router(app.scheduler.clone()),
         gateway: lamina_gateway::host_router(app.scheduler.clone()),
+        s3: lamina_object::router(app.scheduler.clone()),
     });
     // Services with paths of their own, merged by path.
     let gateway = lamina_gateway::router(app.scheduler.clone());

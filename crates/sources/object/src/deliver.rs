@@ -1,0 +1,165 @@
+//! Sends event records to the targets of a bucket's notification
+//! configuration.
+//!
+//! Configurations are held in memory (loaded at start, replaced by
+//! PutBucketNotificationConfiguration), so an upload that matches nothing
+//! costs a map lookup. A matching event is sent from a spawned task after
+//! the object's row is committed: functions get it as an asynchronous
+//! invocation through the scheduler's durable queue (retries and DLQs
+//! apply as for any `Event` invoke), queues as an SQS message, topics as an
+//! SNS message with subject "Amazon S3 Notification". Delivery is at most
+//! once across a crash between the commit and the hand-off.
+
+use lamina_core::FunctionRef;
+use lamina_scheduler::Scheduler;
+use parking_lot::RwLock;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+
+use crate::error::{S3Error, S3Result};
+use crate::notify::{record, Happened, Kind, NotificationConfig, Target};
+use crate::store::Store;
+
+pub struct Notifier {
+    scheduler: Weak<Scheduler>,
+    configs: RwLock<HashMap<String, Arc<NotificationConfig>>>,
+    sequence: AtomicU64,
+}
+
+impl Notifier {
+    pub fn load(scheduler: &Arc<Scheduler>, store: &Store) -> S3Result<Self> {
+        let mut configs = HashMap::new();
+        for (bucket, json) in store.notifications()? {
+            match serde_json::from_str::<NotificationConfig>(&json) {
+                Ok(c) => {
+                    configs.insert(bucket, Arc::new(c));
+                }
+                Err(e) => tracing::error!(bucket, error = %e, "unreadable notification configuration; ignored"),
+            }
+        }
+        Ok(Self { scheduler: Arc::downgrade(scheduler), configs: RwLock::new(configs), sequence: AtomicU64::new(0) })
+    }
+
+    pub fn config(&self, bucket: &str) -> NotificationConfig {
+        self.configs.read().get(bucket).map(|c| (**c).clone()).unwrap_or_default()
+    }
+
+    pub fn forget(&self, bucket: &str) {
+        self.configs.write().remove(bucket);
+    }
+
+    /// Installs a configuration and sends S3's `s3:TestEvent` to its queue
+    /// and topic targets, as S3 does when a configuration is saved.
+    pub fn set(&self, bucket: &str, config: NotificationConfig, request_id: &str) {
+        let test = json!({
+            "Service": "Amazon S3",
+            "Event": "s3:TestEvent",
+            "Time": crate::iso8601(lamina_core::now_ms()),
+            "Bucket": bucket,
+            "RequestId": request_id,
+            "HostId": "lamina",
+        })
+        .to_string();
+        if let Some(s) = self.scheduler.upgrade() {
+            for t in config.targets.iter().filter(|t| t.kind != Kind::Lambda) {
+                tokio::spawn(deliver(s.clone(), t.clone(), test.clone()));
+            }
+        }
+        self.configs.write().insert(bucket.to_string(), Arc::new(config));
+    }
+
+    /// `InvalidArgument` naming the first target that does not exist, as S3
+    /// answers "Unable to validate the following destination configurations".
+    pub fn validate(&self, config: &NotificationConfig) -> S3Result<()> {
+        let Some(scheduler) = self.scheduler.upgrade() else {
+            return Err(S3Error::Internal("the server is stopping".into()));
+        };
+        for t in &config.targets {
+            let problem = match t.kind {
+                Kind::Lambda => match FunctionRef::parse(&t.arn) {
+                    Ok(f) if scheduler.resolve(&f.name, f.qualifier.as_deref()).is_ok() => None,
+                    _ => Some(format!("Not authorized to invoke function [{}]", t.arn)),
+                },
+                Kind::Queue => match lamina_queue::Service::for_scheduler(&scheduler) {
+                    Ok(q) if q.engine.queue_by_arn(&t.arn).is_some() => None,
+                    _ => Some("Permissions on the destination queue do not allow S3 to publish notifications from this bucket".into()),
+                },
+                Kind::Topic => topic_problem(&scheduler, &t.arn),
+            };
+            if let Some(value) = problem {
+                return Err(S3Error::invalid_argument(
+                    "Unable to validate the following destination configurations",
+                    &t.arn,
+                    &value,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends `happened` to every matching target of its bucket.
+    pub fn emit(&self, happened: Happened<'_>) {
+        let Some(config) = self.configs.read().get(happened.bucket).cloned() else { return };
+        let targets: Vec<&Target> = config.matching(happened.event, happened.key).collect();
+        if targets.is_empty() {
+            return;
+        }
+        let Some(scheduler) = self.scheduler.upgrade() else { return };
+        let n = self.sequence.fetch_add(1, Ordering::Relaxed);
+        let sequencer = format!("{:016X}", ((happened.time_ms as u64) << 16) | (n & 0xFFFF));
+        for t in targets {
+            let message = json!({ "Records": [record(&happened, &t.id, &sequencer)] }).to_string();
+            tokio::spawn(deliver(scheduler.clone(), t.clone(), message));
+        }
+    }
+}
+
+async fn deliver(scheduler: Arc<Scheduler>, target: Target, message: String) {
+    let result = match target.kind {
+        Kind::Lambda => to_function(scheduler, &target.arn, message).await,
+        Kind::Queue => to_queue(&scheduler, &target.arn, message).await,
+        Kind::Topic => to_topic(&scheduler, &target.arn, message).await,
+    };
+    match result {
+        Ok(()) => tracing::debug!(target = target.arn, "bucket notification sent"),
+        Err(e) => tracing::warn!(target = target.arn, error = e, "bucket notification not delivered"),
+    }
+}
+
+async fn to_function(scheduler: Arc<Scheduler>, arn: &str, message: String) -> Result<(), String> {
+    let f = FunctionRef::parse(arn).map_err(|e| e.0)?;
+    let request_id = lamina_scheduler::new_request_id();
+    tokio::task::spawn_blocking(move || {
+        scheduler.enqueue(&f.name, f.qualifier.as_deref(), &request_id, message.as_bytes()).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+async fn to_queue(scheduler: &Arc<Scheduler>, arn: &str, message: String) -> Result<(), String> {
+    let svc = lamina_queue::Service::for_scheduler(scheduler).map_err(|e| e.to_string())?;
+    let queue = svc.engine.queue_by_arn(arn).ok_or_else(|| format!("no queue {arn}"))?;
+    let input = lamina_queue::engine::SendInput {
+        body: message,
+        delay_secs: None,
+        attributes: Default::default(),
+        trace_header: None,
+        group_id: None,
+        dedup_id: None,
+    };
+    match svc.engine.send(&queue, vec![input]).await.into_iter().next() {
+        Some(Ok(_)) => Ok(()),
+        Some(Err(e)) => Err(e.to_string()),
+        None => Err("queue gave no answer".into()),
+    }
+}
+
+fn topic_problem(_scheduler: &Arc<Scheduler>, arn: &str) -> Option<String> {
+    Some(format!("Topic targets are not available yet: {arn}"))
+}
+
+async fn to_topic(_scheduler: &Arc<Scheduler>, arn: &str, _message: String) -> Result<(), String> {
+    Err(format!("topic targets are not available yet: {arn}"))
+}

@@ -1,0 +1,421 @@
+//! Metadata in `<data_dir>/objects.sqlite` (WAL, synchronous=FULL):
+//! buckets (with their notification configuration), objects, multipart
+//! uploads and their parts.
+//!
+//! A row names the file in `objects/data/` that holds the bytes; files are
+//! immutable, so a row is written only after its file is complete and in
+//! place, and replacing or deleting an object commits the row change before
+//! the old file is unlinked. Calls block: the service runs them on tokio's
+//! blocking pool.
+
+use parking_lot::Mutex;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use crate::error::{S3Error, S3Result};
+use crate::listing::Entry;
+
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    pub name: String,
+    pub region: String,
+    pub created_ms: i64,
+}
+
+/// What an object carries besides its bytes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Attrs {
+    pub content_type: Option<String>,
+    /// Content-Encoding, Content-Disposition, Cache-Control, Content-Language, Expires.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// `x-amz-meta-*` without the prefix, lowercase names.
+    #[serde(default)]
+    pub meta: BTreeMap<String, String>,
+    /// (`x-amz-checksum-*` header, base64 value), when verified on upload.
+    #[serde(default)]
+    pub checksum: Option<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub key: String,
+    pub file: String,
+    pub size: u64,
+    /// Without quotes; `hex-N` for multipart objects.
+    pub etag: String,
+    pub modified_ms: i64,
+    pub attrs: Attrs,
+}
+
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub upload_id: String,
+    pub bucket: String,
+    pub key: String,
+    pub created_ms: i64,
+    pub attrs: Attrs,
+}
+
+#[derive(Debug, Clone)]
+pub struct Part {
+    pub number: u32,
+    pub file: String,
+    pub size: u64,
+    pub etag: String,
+    pub modified_ms: i64,
+}
+
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS buckets (
+    name TEXT PRIMARY KEY,
+    region TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    notification TEXT
+);
+CREATE TABLE IF NOT EXISTS objects (
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    file TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    modified_ms INTEGER NOT NULL,
+    attrs TEXT NOT NULL,
+    PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS uploads (
+    upload_id TEXT PRIMARY KEY,
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    attrs TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, upload_id);
+CREATE TABLE IF NOT EXISTS parts (
+    upload_id TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    file TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    modified_ms INTEGER NOT NULL,
+    PRIMARY KEY (upload_id, number)
+) WITHOUT ROWID;
+";
+
+fn attrs_json(a: &Attrs) -> String {
+    serde_json::to_string(a).unwrap_or_else(|_| "{}".into())
+}
+
+fn attrs_from(s: String) -> Attrs {
+    serde_json::from_str(&s).unwrap_or_default()
+}
+
+fn object_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<Object> {
+    Ok(Object {
+        key: row.get(0)?,
+        file: row.get(1)?,
+        size: row.get::<_, i64>(2)? as u64,
+        etag: row.get(3)?,
+        modified_ms: row.get(4)?,
+        attrs: attrs_from(row.get(5)?),
+    })
+}
+
+impl Store {
+    pub fn open(path: &Path) -> S3Result<Self> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self { conn: Mutex::new(conn) })
+    }
+
+    // ---- buckets
+
+    /// Creates the bucket; false when it already exists.
+    pub fn create_bucket(&self, name: &str, region: &str, now_ms: i64) -> S3Result<bool> {
+        let n = self.conn.lock().execute(
+            "INSERT OR IGNORE INTO buckets (name, region, created_ms) VALUES (?1, ?2, ?3)",
+            params![name, region, now_ms],
+        )?;
+        Ok(n == 1)
+    }
+
+    pub fn bucket(&self, name: &str) -> S3Result<Option<Bucket>> {
+        Ok(self
+            .conn
+            .lock()
+            .query_row("SELECT name, region, created_ms FROM buckets WHERE name = ?1", [name], |r| {
+                Ok(Bucket { name: r.get(0)?, region: r.get(1)?, created_ms: r.get(2)? })
+            })
+            .optional()?)
+    }
+
+    pub fn buckets(&self) -> S3Result<Vec<Bucket>> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare("SELECT name, region, created_ms FROM buckets ORDER BY name")?;
+        let rows = stmt.query_map([], |r| Ok(Bucket { name: r.get(0)?, region: r.get(1)?, created_ms: r.get(2)? }))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Deletes an empty bucket (and its unfinished uploads). Ok(false): not
+    /// empty; the part files of dropped uploads are returned for unlinking.
+    pub fn delete_bucket(&self, name: &str) -> S3Result<Option<Vec<String>>> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        let any: Option<i64> =
+            tx.query_row("SELECT 1 FROM objects WHERE bucket = ?1 LIMIT 1", [name], |r| r.get(0)).optional()?;
+        if any.is_some() {
+            return Ok(None);
+        }
+        let files = {
+            let mut stmt = tx.prepare(
+                "SELECT p.file FROM parts p JOIN uploads u ON u.upload_id = p.upload_id WHERE u.bucket = ?1",
+            )?;
+            let files = stmt.query_map([name], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+            files
+        };
+        tx.execute("DELETE FROM parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE bucket = ?1)", [name])?;
+        tx.execute("DELETE FROM uploads WHERE bucket = ?1", [name])?;
+        tx.execute("DELETE FROM buckets WHERE name = ?1", [name])?;
+        tx.commit()?;
+        Ok(Some(files))
+    }
+
+    pub fn notification(&self, bucket: &str) -> S3Result<Option<String>> {
+        Ok(self
+            .conn
+            .lock()
+            .query_row("SELECT notification FROM buckets WHERE name = ?1", [bucket], |r| r.get(0))
+            .optional()?
+            .flatten())
+    }
+
+    pub fn set_notification(&self, bucket: &str, config: &str) -> S3Result<()> {
+        self.conn.lock().execute("UPDATE buckets SET notification = ?2 WHERE name = ?1", params![bucket, config])?;
+        Ok(())
+    }
+
+    /// Every bucket's notification configuration (loaded once at start).
+    pub fn notifications(&self) -> S3Result<Vec<(String, String)>> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare("SELECT name, notification FROM buckets WHERE notification IS NOT NULL")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    // ---- objects
+
+    pub fn object(&self, bucket: &str, key: &str) -> S3Result<Option<Object>> {
+        Ok(self
+            .conn
+            .lock()
+            .query_row(
+                "SELECT key, file, size, etag, modified_ms, attrs FROM objects WHERE bucket = ?1 AND key = ?2",
+                [bucket, key],
+                object_from,
+            )
+            .optional()?)
+    }
+
+    /// Writes the object's row; returns the file it replaced, if any.
+    pub fn put_object(&self, bucket: &str, o: &Object) -> S3Result<Option<String>> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        let old: Option<String> = tx
+            .query_row("SELECT file FROM objects WHERE bucket = ?1 AND key = ?2", [bucket, &o.key], |r| r.get(0))
+            .optional()?;
+        tx.execute(
+            "INSERT OR REPLACE INTO objects (bucket, key, file, size, etag, modified_ms, attrs)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![bucket, o.key, o.file, o.size as i64, o.etag, o.modified_ms, attrs_json(&o.attrs)],
+        )?;
+        tx.commit()?;
+        Ok(old.filter(|f| *f != o.file))
+    }
+
+    /// Deletes the object; returns its row when there was one.
+    pub fn delete_object(&self, bucket: &str, key: &str) -> S3Result<Option<Object>> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        let old = tx
+            .query_row(
+                "SELECT key, file, size, etag, modified_ms, attrs FROM objects WHERE bucket = ?1 AND key = ?2",
+                [bucket, key],
+                object_from,
+            )
+            .optional()?;
+        if old.is_some() {
+            tx.execute("DELETE FROM objects WHERE bucket = ?1 AND key = ?2", [bucket, key])?;
+        }
+        tx.commit()?;
+        Ok(old)
+    }
+
+    /// Up to `limit` objects with keys `> after` and `>= prefix`, in byte order.
+    pub fn list(&self, bucket: &str, after: &str, prefix: &str, limit: usize) -> S3Result<Vec<Entry>> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT key, size, etag, modified_ms FROM objects
+             WHERE bucket = ?1 AND key > ?2 AND key >= ?3 ORDER BY key LIMIT ?4",
+        )?;
+        let rows = stmt.query_map(params![bucket, after, prefix, limit as i64], |r| {
+            Ok(Entry { key: r.get(0)?, size: r.get::<_, i64>(1)? as u64, etag: r.get(2)?, modified_ms: r.get(3)? })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    // ---- multipart
+
+    pub fn create_upload(&self, u: &Upload) -> S3Result<()> {
+        self.conn.lock().execute(
+            "INSERT INTO uploads (upload_id, bucket, key, created_ms, attrs) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![u.upload_id, u.bucket, u.key, u.created_ms, attrs_json(&u.attrs)],
+        )?;
+        Ok(())
+    }
+
+    pub fn upload(&self, upload_id: &str) -> S3Result<Option<Upload>> {
+        Ok(self
+            .conn
+            .lock()
+            .query_row(
+                "SELECT upload_id, bucket, key, created_ms, attrs FROM uploads WHERE upload_id = ?1",
+                [upload_id],
+                |r| {
+                    Ok(Upload {
+                        upload_id: r.get(0)?,
+                        bucket: r.get(1)?,
+                        key: r.get(2)?,
+                        created_ms: r.get(3)?,
+                        attrs: attrs_from(r.get(4)?),
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Uploads of a bucket, ordered by key then id.
+    pub fn uploads(&self, bucket: &str) -> S3Result<Vec<Upload>> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare(
+            "SELECT upload_id, bucket, key, created_ms, attrs FROM uploads WHERE bucket = ?1 ORDER BY key, upload_id",
+        )?;
+        let rows = stmt.query_map([bucket], |r| {
+            Ok(Upload {
+                upload_id: r.get(0)?,
+                bucket: r.get(1)?,
+                key: r.get(2)?,
+                created_ms: r.get(3)?,
+                attrs: attrs_from(r.get(4)?),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records a part; returns the file of the part it replaced.
+    pub fn put_part(&self, upload_id: &str, p: &Part) -> S3Result<Option<String>> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        let exists: Option<i64> =
+            tx.query_row("SELECT 1 FROM uploads WHERE upload_id = ?1", [upload_id], |r| r.get(0)).optional()?;
+        if exists.is_none() {
+            return Err(S3Error::NoSuchUpload { upload_id: upload_id.to_string() });
+        }
+        let old: Option<String> = tx
+            .query_row("SELECT file FROM parts WHERE upload_id = ?1 AND number = ?2", params![upload_id, p.number], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        tx.execute(
+            "INSERT OR REPLACE INTO parts (upload_id, number, file, size, etag, modified_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![upload_id, p.number, p.file, p.size as i64, p.etag, p.modified_ms],
+        )?;
+        tx.commit()?;
+        Ok(old)
+    }
+
+    pub fn parts(&self, upload_id: &str) -> S3Result<Vec<Part>> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare(
+            "SELECT number, file, size, etag, modified_ms FROM parts WHERE upload_id = ?1 ORDER BY number",
+        )?;
+        let rows = stmt.query_map([upload_id], |r| {
+            Ok(Part {
+                number: r.get(0)?,
+                file: r.get(1)?,
+                size: r.get::<_, i64>(2)? as u64,
+                etag: r.get(3)?,
+                modified_ms: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Drops an upload and its parts; returns the part files to unlink.
+    pub fn delete_upload(&self, upload_id: &str) -> S3Result<Vec<String>> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        let files = {
+            let mut stmt = tx.prepare("SELECT file FROM parts WHERE upload_id = ?1")?;
+            let files = stmt.query_map([upload_id], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+            files
+        };
+        tx.execute("DELETE FROM parts WHERE upload_id = ?1", [upload_id])?;
+        tx.execute("DELETE FROM uploads WHERE upload_id = ?1", [upload_id])?;
+        tx.commit()?;
+        Ok(files)
+    }
+
+    /// Completes an upload in one transaction: the object row replaces any
+    /// previous one and the upload disappears. Returns the files to unlink
+    /// (the parts and the replaced object's file); `NoSuchUpload` when the
+    /// upload was completed or aborted meanwhile.
+    pub fn complete_upload(&self, upload_id: &str, bucket: &str, o: &Object) -> S3Result<Vec<String>> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        let exists: Option<i64> =
+            tx.query_row("SELECT 1 FROM uploads WHERE upload_id = ?1", [upload_id], |r| r.get(0)).optional()?;
+        if exists.is_none() {
+            return Err(S3Error::NoSuchUpload { upload_id: upload_id.to_string() });
+        }
+        let mut files = {
+            let mut stmt = tx.prepare("SELECT file FROM parts WHERE upload_id = ?1")?;
+            let files = stmt.query_map([upload_id], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+            files
+        };
+        let old: Option<String> = tx
+            .query_row("SELECT file FROM objects WHERE bucket = ?1 AND key = ?2", [bucket, &o.key], |r| r.get(0))
+            .optional()?;
+        files.extend(old);
+        tx.execute(
+            "INSERT OR REPLACE INTO objects (bucket, key, file, size, etag, modified_ms, attrs)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![bucket, o.key, o.file, o.size as i64, o.etag, o.modified_ms, attrs_json(&o.attrs)],
+        )?;
+        tx.execute("DELETE FROM parts WHERE upload_id = ?1", [upload_id])?;
+        tx.execute("DELETE FROM uploads WHERE upload_id = ?1", [upload_id])?;
+        tx.commit()?;
+        Ok(files)
+    }
+
+    /// Every data file some row refers to (for the startup sweep).
+    pub fn referenced_files(&self) -> S3Result<HashSet<String>> {
+        let conn = self.conn.lock();
+        let mut out = HashSet::new();
+        for sql in ["SELECT file FROM objects", "SELECT file FROM parts"] {
+            let mut stmt = conn.prepare(sql)?;
+            for f in stmt.query_map([], |r| r.get::<_, String>(0))? {
+                out.insert(f?);
+            }
+        }
+        Ok(out)
+    }
+}

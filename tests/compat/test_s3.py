@@ -1,0 +1,570 @@
+"""S3 compatibility: the object store driven by boto3, the AWS CLI and
+plain HTTP (aws-chunked uploads, presigned URLs, virtual-host style).
+
+Covers bucket and object CRUD, ranges, metadata, copy, listing with
+delimiters and pagination, multipart (boto3 upload_file and `aws s3 cp` of a
+file past the 8 MiB multipart threshold), `aws s3 sync`, error shapes,
+restart durability, and bucket notifications to a function and a queue.
+The report test measures PutObject/GetObject of 100 MiB against `dd`.
+"""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+import uuid
+import xml.etree.ElementTree as ET
+
+import botocore.exceptions
+import pytest
+
+from conftest import ROOT, create, unique
+
+AWS = os.path.join(os.path.dirname(sys.executable), "aws")
+MiB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def s3(server):
+    return server.client("s3")
+
+
+def new_bucket(s3, prefix="bkt"):
+    name = f"{prefix}-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def error_of(exc_info):
+    return exc_info.value.response["Error"]["Code"]
+
+
+def status_of(exc_info):
+    return exc_info.value.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def aws(server, *args, check=True):
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_MAX_ATTEMPTS": "1"}
+    proc = subprocess.run([AWS, "--endpoint-url", server.endpoint, *args], env=env,
+                          capture_output=True, text=True, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"aws {' '.join(args)} failed: {proc.stderr}")
+    return proc
+
+
+def wait_for(predicate, timeout=15, interval=0.05):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
+
+
+# ---- buckets
+
+def test_bucket_lifecycle(s3):
+    name = new_bucket(s3)
+    assert name in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    s3.head_bucket(Bucket=name)
+    assert s3.get_bucket_location(Bucket=name)["LocationConstraint"] is None
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.create_bucket(Bucket=name)
+    assert error_of(e) == "BucketAlreadyOwnedByYou" and status_of(e) == 409
+    s3.put_object(Bucket=name, Key="k", Body=b"x")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.delete_bucket(Bucket=name)
+    assert error_of(e) == "BucketNotEmpty" and status_of(e) == 409
+    s3.delete_object(Bucket=name, Key="k")
+    s3.delete_bucket(Bucket=name)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.head_bucket(Bucket=name)
+    assert status_of(e) == 404
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.list_objects_v2(Bucket=name)
+    assert error_of(e) == "NoSuchBucket"
+
+
+def test_location_constraint_is_kept(s3):
+    name = f"loc-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    assert s3.get_bucket_location(Bucket=name)["LocationConstraint"] == "eu-west-1"
+
+
+@pytest.mark.parametrize("bad", ["ab", "UpperCase", "under_score", "-dash", "dots..dots", "192.168.0.1", "x" * 64])
+def test_invalid_bucket_names(server, bad):
+    # boto3 validates some names itself; plain signed-looking HTTP reaches the server.
+    req = urllib.request.Request(f"{server.endpoint}/{bad}", method="PUT", headers={
+        "Authorization": "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/s3/aws4_request, "
+                         "SignedHeaders=host, Signature=x"})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=5)
+    assert e.value.code == 400
+    body = ET.fromstring(e.value.read())
+    assert body.find("Code").text == "InvalidBucketName"
+    assert body.find("RequestId").text
+
+
+# ---- objects
+
+def test_put_get_head_delete_with_metadata(s3):
+    b = new_bucket(s3)
+    body = os.urandom(3000)
+    put = s3.put_object(Bucket=b, Key="dir/my file+1.bin", Body=body, ContentType="application/x-test",
+                        Metadata={"colour": "blue", "Owner": "me"}, CacheControl="max-age=60",
+                        ContentDisposition="attachment")
+    assert put["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
+    got = s3.get_object(Bucket=b, Key="dir/my file+1.bin")
+    assert got["Body"].read() == body
+    assert got["ContentType"] == "application/x-test"
+    assert got["Metadata"] == {"colour": "blue", "owner": "me"}
+    assert got["CacheControl"] == "max-age=60" and got["ContentDisposition"] == "attachment"
+    assert got["ContentLength"] == 3000 and got["ETag"] == put["ETag"]
+    head = s3.head_object(Bucket=b, Key="dir/my file+1.bin")
+    assert head["ContentLength"] == 3000 and head["Metadata"]["colour"] == "blue"
+    s3.delete_object(Bucket=b, Key="dir/my file+1.bin")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket=b, Key="dir/my file+1.bin")
+    assert error_of(e) == "NoSuchKey" and status_of(e) == 404
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.head_object(Bucket=b, Key="dir/my file+1.bin")
+    assert status_of(e) == 404
+    s3.delete_object(Bucket=b, Key="never-existed")  # S3 answers 204 either way
+
+
+def test_overwrite_and_empty_object(s3):
+    b = new_bucket(s3)
+    s3.put_object(Bucket=b, Key="k", Body=b"first")
+    s3.put_object(Bucket=b, Key="k", Body=b"second!")
+    assert s3.get_object(Bucket=b, Key="k")["Body"].read() == b"second!"
+    s3.put_object(Bucket=b, Key="empty", Body=b"")
+    got = s3.get_object(Bucket=b, Key="empty")
+    assert got["Body"].read() == b"" and got["ETag"] == '"d41d8cd98f00b204e9800998ecf8427e"'
+
+
+def test_ranges(s3):
+    b = new_bucket(s3)
+    body = bytes(range(256)) * 4
+    s3.put_object(Bucket=b, Key="r", Body=body)
+    got = s3.get_object(Bucket=b, Key="r", Range="bytes=10-19")
+    assert got["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert got["ContentRange"] == "bytes 10-19/1024" and got["Body"].read() == body[10:20]
+    assert s3.get_object(Bucket=b, Key="r", Range="bytes=-5")["Body"].read() == body[-5:]
+    assert s3.get_object(Bucket=b, Key="r", Range="bytes=1000-")["Body"].read() == body[1000:]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket=b, Key="r", Range="bytes=5000-")
+    assert error_of(e) == "InvalidRange" and status_of(e) == 416
+
+
+def test_conditional_gets(s3):
+    b = new_bucket(s3)
+    etag = s3.put_object(Bucket=b, Key="c", Body=b"data")["ETag"]
+    assert s3.get_object(Bucket=b, Key="c", IfMatch=etag)["Body"].read() == b"data"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket=b, Key="c", IfMatch='"nope"')
+    assert status_of(e) == 412
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket=b, Key="c", IfNoneMatch=etag)
+    assert status_of(e) == 304
+
+
+def test_bad_md5_is_rejected_and_nothing_is_written(s3):
+    import base64
+    b = new_bucket(s3)
+    wrong = base64.b64encode(hashlib.md5(b"other").digest()).decode()
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_object(Bucket=b, Key="bad", Body=b"payload", ContentMD5=wrong)
+    assert error_of(e) == "BadDigest" and status_of(e) == 400
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_object(Bucket=b, Key="bad", Body=b"payload", ContentMD5="not-base64!")
+    assert error_of(e) == "InvalidDigest"
+    assert s3.list_objects_v2(Bucket=b)["KeyCount"] == 0
+    right = base64.b64encode(hashlib.md5(b"payload").digest()).decode()
+    s3.put_object(Bucket=b, Key="good", Body=b"payload", ContentMD5=right)
+
+
+def test_checksums_are_verified_and_returned(s3):
+    b = new_bucket(s3)
+    put = s3.put_object(Bucket=b, Key="c", Body=b"hello world", ChecksumAlgorithm="CRC32")
+    assert put["ChecksumCRC32"] == "DUoRhQ=="
+    got = s3.get_object(Bucket=b, Key="c", ChecksumMode="ENABLED")
+    assert got["ChecksumCRC32"] == "DUoRhQ==" and got["Body"].read() == b"hello world"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_object(Bucket=b, Key="c2", Body=b"hello world", ChecksumCRC32="AAAAAA==")
+    assert error_of(e) == "BadDigest"
+
+
+def signed_headers(extra=None):
+    h = {"Authorization": "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/s3/aws4_request, "
+                          "SignedHeaders=host, Signature=x"}
+    h.update(extra or {})
+    return h
+
+
+def test_aws_chunked_upload_with_trailer(server, s3):
+    """What the AWS CLI v2 and new SDKs send over TLS: aws-chunked with a CRC32 trailer."""
+    b = new_bucket(s3)
+    payload = b"hello world" * 1000
+    chunks = [payload[:7000], payload[7000:]]
+    body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks)
+    body += b"0\r\nx-amz-checksum-crc32:" + crc32_b64(payload).encode() + b"\r\n\r\n"
+    req = urllib.request.Request(f"{server.endpoint}/{b}/chunked", data=body, method="PUT", headers=signed_headers({
+        "Content-Encoding": "aws-chunked", "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        "x-amz-decoded-content-length": str(len(payload)), "x-amz-trailer": "x-amz-checksum-crc32",
+        "Content-Type": "text/plain"}))
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert r.status == 200
+        assert r.headers["ETag"] == f'"{hashlib.md5(payload).hexdigest()}"'
+    got = s3.get_object(Bucket=b, Key="chunked")
+    assert got["Body"].read() == payload
+    assert got.get("ContentEncoding") is None and got["ContentType"] == "text/plain"
+    bad = body.replace(crc32_b64(payload).encode(), b"AAAAAA==")
+    req = urllib.request.Request(f"{server.endpoint}/{b}/chunked-bad", data=bad, method="PUT",
+                                 headers=signed_headers({"Content-Encoding": "aws-chunked",
+                                                         "x-amz-trailer": "x-amz-checksum-crc32"}))
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=10)
+    assert e.value.code == 400 and b"BadDigest" in e.value.read()
+
+
+def crc32_b64(data):
+    import base64
+    import zlib
+    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+
+
+def test_copy_object_and_metadata_directive(s3):
+    b = new_bucket(s3)
+    s3.put_object(Bucket=b, Key="src", Body=b"copy me", ContentType="text/plain", Metadata={"a": "1"})
+    other = new_bucket(s3)
+    res = s3.copy_object(Bucket=other, Key="dst", CopySource={"Bucket": b, "Key": "src"})
+    assert res["CopyObjectResult"]["ETag"] == f'"{hashlib.md5(b"copy me").hexdigest()}"'
+    got = s3.get_object(Bucket=other, Key="dst")
+    assert got["Body"].read() == b"copy me" and got["Metadata"] == {"a": "1"} and got["ContentType"] == "text/plain"
+    s3.copy_object(Bucket=b, Key="src", CopySource=f"{b}/src", MetadataDirective="REPLACE",
+                   Metadata={"b": "2"}, ContentType="application/json")
+    got = s3.get_object(Bucket=b, Key="src")
+    assert got["Metadata"] == {"b": "2"} and got["ContentType"] == "application/json"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.copy_object(Bucket=b, Key="src", CopySource=f"{b}/src")
+    assert error_of(e) == "InvalidRequest"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.copy_object(Bucket=b, Key="x", CopySource=f"{b}/missing")
+    assert error_of(e) == "NoSuchKey"
+    # The source's later deletion does not affect the copy.
+    s3.delete_object(Bucket=b, Key="src")
+    assert s3.get_object(Bucket=other, Key="dst")["Body"].read() == b"copy me"
+
+
+def test_delete_objects(s3):
+    b = new_bucket(s3)
+    for k in ["a", "b", "c"]:
+        s3.put_object(Bucket=b, Key=k, Body=k.encode())
+    res = s3.delete_objects(Bucket=b, Delete={"Objects": [{"Key": "a"}, {"Key": "b"}, {"Key": "zzz"}]})
+    assert sorted(d["Key"] for d in res["Deleted"]) == ["a", "b", "zzz"]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=b)["Contents"]] == ["c"]
+    res = s3.delete_objects(Bucket=b, Delete={"Objects": [{"Key": "c"}], "Quiet": True})
+    assert "Deleted" not in res and s3.list_objects_v2(Bucket=b)["KeyCount"] == 0
+
+
+def test_malformed_xml(server, s3):
+    b = new_bucket(s3)
+    for body in [b"<Delete><Object><Key>a</Key>", b"not xml at all", b"<Delete></Delete>"]:
+        req = urllib.request.Request(f"{server.endpoint}/{b}?delete", data=body, method="POST",
+                                     headers=signed_headers())
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=5)
+        assert e.value.code == 400
+        assert ET.fromstring(e.value.read()).find("Code").text == "MalformedXML"
+
+
+# ---- listing
+
+def test_listing_with_delimiter_prefix_and_pagination(s3):
+    b = new_bucket(s3)
+    keys = ["a.txt", "dir/1", "dir/2", "dir/sub/3", "other/x", "z", "sp ace+plus"]
+    for k in keys:
+        s3.put_object(Bucket=b, Key=k, Body=b"x")
+    res = s3.list_objects_v2(Bucket=b)
+    assert [o["Key"] for o in res["Contents"]] == sorted(keys) and res["KeyCount"] == len(keys)
+    res = s3.list_objects_v2(Bucket=b, Delimiter="/")
+    assert [o["Key"] for o in res["Contents"]] == ["a.txt", "sp ace+plus", "z"]
+    assert [p["Prefix"] for p in res["CommonPrefixes"]] == ["dir/", "other/"]
+    res = s3.list_objects_v2(Bucket=b, Prefix="dir/", Delimiter="/")
+    assert [o["Key"] for o in res["Contents"]] == ["dir/1", "dir/2"]
+    assert [p["Prefix"] for p in res["CommonPrefixes"]] == ["dir/sub/"]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=b, StartAfter="sp")["Contents"]] == ["sp ace+plus", "z"]
+    # Paginate two at a time, with and without a delimiter.
+    for delimiter in ["", "/"]:
+        seen = []
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=b, Delimiter=delimiter,
+                                                             PaginationConfig={"PageSize": 2})
+        for page in pages:
+            assert page["KeyCount"] <= 2
+            seen += [o["Key"] for o in page.get("Contents", [])]
+            seen += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+        expected = sorted(keys) if not delimiter else ["a.txt", "dir/", "other/", "sp ace+plus", "z"]
+        assert sorted(seen) == expected, delimiter
+    v1 = [o["Key"] for page in s3.get_paginator("list_objects").paginate(Bucket=b, PaginationConfig={"PageSize": 3})
+          for o in page["Contents"]]
+    assert v1 == sorted(keys)
+
+
+# ---- multipart
+
+def test_multipart_by_hand(s3):
+    b = new_bucket(s3)
+    up = s3.create_multipart_upload(Bucket=b, Key="big", ContentType="application/x-big", Metadata={"m": "1"})
+    uid = up["UploadId"]
+    p1, p2 = os.urandom(5 * MiB), os.urandom(1234)
+    e1 = s3.upload_part(Bucket=b, Key="big", UploadId=uid, PartNumber=1, Body=p1)["ETag"]
+    e2 = s3.upload_part(Bucket=b, Key="big", UploadId=uid, PartNumber=2, Body=p2)["ETag"]
+    assert [u["UploadId"] for u in s3.list_multipart_uploads(Bucket=b)["Uploads"]] == [uid]
+    parts = s3.list_parts(Bucket=b, Key="big", UploadId=uid)["Parts"]
+    assert [(p["PartNumber"], p["Size"]) for p in parts] == [(1, 5 * MiB), (2, 1234)]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.complete_multipart_upload(Bucket=b, Key="big", UploadId=uid, MultipartUpload={
+            "Parts": [{"PartNumber": 2, "ETag": e2}, {"PartNumber": 1, "ETag": e1}]})
+    assert error_of(e) == "InvalidPartOrder"
+    done = s3.complete_multipart_upload(Bucket=b, Key="big", UploadId=uid, MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})
+    md5s = hashlib.md5(hashlib.md5(p1).digest() + hashlib.md5(p2).digest()).hexdigest()
+    assert done["ETag"] == f'"{md5s}-2"'
+    got = s3.get_object(Bucket=b, Key="big")
+    assert got["Body"].read() == p1 + p2 and got["ContentType"] == "application/x-big" and got["Metadata"] == {"m": "1"}
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.list_parts(Bucket=b, Key="big", UploadId=uid)
+    assert error_of(e) == "NoSuchUpload"
+    up = s3.create_multipart_upload(Bucket=b, Key="gone")
+    s3.upload_part(Bucket=b, Key="gone", UploadId=up["UploadId"], PartNumber=1, Body=b"x")
+    s3.abort_multipart_upload(Bucket=b, Key="gone", UploadId=up["UploadId"])
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket=b)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.upload_part(Bucket=b, Key="gone", UploadId=up["UploadId"], PartNumber=1, Body=b"x")
+    assert error_of(e) == "NoSuchUpload"
+
+
+def test_upload_file_and_download_file(s3, tmp_path):
+    from boto3.s3.transfer import TransferConfig
+    b = new_bucket(s3)
+    src = tmp_path / "src.bin"
+    data = os.urandom(20 * MiB + 17)
+    src.write_bytes(data)
+    config = TransferConfig(multipart_threshold=8 * MiB, multipart_chunksize=8 * MiB)
+    s3.upload_file(str(src), b, "up/src.bin", Config=config)
+    head = s3.head_object(Bucket=b, Key="up/src.bin")
+    assert head["ContentLength"] == len(data) and head["ETag"].endswith('-3"')
+    dst = tmp_path / "dst.bin"
+    s3.download_file(b, "up/src.bin", str(dst), Config=config)
+    assert dst.read_bytes() == data
+
+
+# ---- the AWS CLI
+
+def test_aws_cli_s3_commands(server, s3, tmp_path):
+    b = f"cli-{uuid.uuid4().hex[:10]}"
+    aws(server, "s3", "mb", f"s3://{b}")
+    big = tmp_path / "big.bin"
+    data = os.urandom(9 * MiB)
+    big.write_bytes(data)
+    aws(server, "s3", "cp", str(big), f"s3://{b}/files/big.bin")
+    assert s3.head_object(Bucket=b, Key="files/big.bin")["ETag"].endswith('-2"')  # multipart was used
+    out = tmp_path / "out.bin"
+    aws(server, "s3", "cp", f"s3://{b}/files/big.bin", str(out))
+    assert out.read_bytes() == data
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "a.txt").write_text("a")
+    (tree / "sub" / "b.txt").write_text("b")
+    aws(server, "s3", "sync", str(tree), f"s3://{b}/tree")
+    listing = aws(server, "s3", "ls", f"s3://{b}/tree/", "--recursive").stdout
+    assert "tree/a.txt" in listing and "tree/sub/b.txt" in listing
+    assert "PRE sub/" in aws(server, "s3", "ls", f"s3://{b}/tree/").stdout
+    assert b in aws(server, "s3", "ls").stdout
+    back = tmp_path / "back"
+    aws(server, "s3", "sync", f"s3://{b}/tree", str(back))
+    assert (back / "sub" / "b.txt").read_text() == "b"
+    head = json.loads(aws(server, "s3api", "head-object", "--bucket", b, "--key", "tree/a.txt").stdout)
+    assert head["ContentLength"] == 1
+    proc = aws(server, "s3api", "get-object", "--bucket", b, "--key", "nope", str(tmp_path / "x"), check=False)
+    assert proc.returncode != 0 and "NoSuchKey" in proc.stderr
+    aws(server, "s3", "rm", f"s3://{b}", "--recursive")
+    aws(server, "s3", "rb", f"s3://{b}")
+
+
+def test_presigned_url_and_virtual_host_style(server, s3):
+    b = new_bucket(s3)
+    s3.put_object(Bucket=b, Key="shared.txt", Body=b"presigned")
+    for signer in [s3, server.client("s3", signature_version="s3v4")]:  # SigV2 (boto3's default) and SigV4
+        url = signer.generate_presigned_url("get_object", Params={"Bucket": b, "Key": "shared.txt"}, ExpiresIn=60)
+        with urllib.request.urlopen(url, timeout=5) as r:
+            assert r.read() == b"presigned"
+    port = server.port
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/shared.txt",
+                                 headers={"Host": f"{b}.s3.localhost:{port}"})
+    with urllib.request.urlopen(req, timeout=5) as r:
+        assert r.read() == b"presigned"
+
+
+# ---- durability
+
+def test_objects_survive_kill_9(start_server, tmp_path):
+    srv = start_server()
+    s3 = srv.client("s3")
+    b = new_bucket(s3)
+    data = os.urandom(2 * MiB)
+    s3.put_object(Bucket=b, Key="durable", Body=data, Metadata={"k": "v"})
+    up = s3.create_multipart_upload(Bucket=b, Key="mp")
+    etag = s3.upload_part(Bucket=b, Key="mp", UploadId=up["UploadId"], PartNumber=1, Body=b"part")["ETag"]
+    srv.stop(signal.SIGKILL)
+    srv2 = start_server(data_dir=srv.data_dir)
+    s3 = srv2.client("s3")
+    got = s3.get_object(Bucket=b, Key="durable")
+    assert got["Body"].read() == data and got["Metadata"] == {"k": "v"}
+    s3.complete_multipart_upload(Bucket=b, Key="mp", UploadId=up["UploadId"],
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert s3.get_object(Bucket=b, Key="mp")["Body"].read() == b"part"
+    assert os.listdir(os.path.join(srv.data_dir, "objects", "tmp")) == []
+
+
+# ---- notifications
+
+RECORDER = """
+import json
+
+def handler(event, context):
+    print("EVENT " + json.dumps(event))
+    return {}
+"""
+
+
+def function_events(server, name):
+    with urllib.request.urlopen(f"{server.endpoint}/_lamina/logs/{urllib.parse.quote(name)}", timeout=5) as r:
+        lines = [e["message"] for e in json.loads(r.read())["events"]]
+    return [json.loads(p[6:]) for line in lines for p in line.splitlines() if p.startswith("EVENT ")]
+
+
+def test_notification_to_function(server, s3, lam):
+    fn = create(lam, {"app.py": RECORDER})
+    arn = lam.get_function(FunctionName=fn)["Configuration"]["FunctionArn"]
+    b = new_bucket(s3)
+    s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={
+        "LambdaFunctionConfigurations": [{"Id": "to-fn", "LambdaFunctionArn": arn,
+                                          "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]}]})
+    conf = s3.get_bucket_notification_configuration(Bucket=b)
+    assert conf["LambdaFunctionConfigurations"][0]["LambdaFunctionArn"] == arn
+    body = b"event body"
+    s3.put_object(Bucket=b, Key="in/my photo.jpg", Body=body)
+    s3.delete_object(Bucket=b, Key="in/my photo.jpg")
+    events = wait_for(lambda: len(function_events(server, fn)) >= 2 and function_events(server, fn), timeout=30)
+    assert events, "no events reached the function"
+    records = {e["Records"][0]["eventName"]: e["Records"][0] for e in events}
+    put = records["ObjectCreated:Put"]
+    assert put["eventVersion"] == "2.1" and put["eventSource"] == "aws:s3" and put["awsRegion"] == "us-east-1"
+    assert put["eventTime"].endswith("Z") and put["requestParameters"]["sourceIPAddress"] == "127.0.0.1"
+    assert put["responseElements"]["x-amz-request-id"] and "principalId" in put["userIdentity"]
+    s3rec = put["s3"]
+    assert s3rec["s3SchemaVersion"] == "1.0" and s3rec["configurationId"] == "to-fn"
+    assert s3rec["bucket"]["name"] == b and s3rec["bucket"]["arn"] == f"arn:aws:s3:::{b}"
+    assert s3rec["object"]["key"] == "in/my+photo.jpg" and s3rec["object"]["size"] == len(body)
+    assert s3rec["object"]["eTag"] == hashlib.md5(body).hexdigest() and s3rec["object"]["sequencer"]
+    removed = records["ObjectRemoved:Delete"]["s3"]["object"]
+    assert removed["key"] == "in/my+photo.jpg" and "size" not in removed
+
+
+def test_notification_to_queue_with_filters(server, s3):
+    sqs = server.client("sqs")
+    url = sqs.create_queue(QueueName=unique("s3q"))["QueueUrl"]
+    qarn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    b = new_bucket(s3)
+    s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={
+        "QueueConfigurations": [{"Id": "jpgs", "QueueArn": qarn, "Events": ["s3:ObjectCreated:*"],
+                                 "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "images/"},
+                                                                    {"Name": "suffix", "Value": ".jpg"}]}}}]})
+    conf = s3.get_bucket_notification_configuration(Bucket=b)["QueueConfigurations"][0]
+    assert sorted((r["Name"].lower(), r["Value"]) for r in conf["Filter"]["Key"]["FilterRules"]) == \
+        [("prefix", "images/"), ("suffix", ".jpg")]
+    s3.put_object(Bucket=b, Key="images/a.jpg", Body=b"1")
+    s3.put_object(Bucket=b, Key="images/a.png", Body=b"2")
+    s3.put_object(Bucket=b, Key="docs/b.jpg", Body=b"3")
+    s3.copy_object(Bucket=b, Key="images/c.jpg", CopySource=f"{b}/images/a.jpg")
+    received = []
+
+    def poll():
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            received.append(json.loads(m["Body"]))
+        return len(received) >= 3
+
+    wait_for(poll, timeout=20)
+    time.sleep(0.5)
+    poll()
+    test_events = [m for m in received if m.get("Event") == "s3:TestEvent"]
+    assert test_events and test_events[0]["Bucket"] == b
+    records = [m["Records"][0] for m in received if "Records" in m]
+    assert sorted((r["eventName"], r["s3"]["object"]["key"]) for r in records) == \
+        [("ObjectCreated:Copy", "images/c.jpg"), ("ObjectCreated:Put", "images/a.jpg")]
+
+
+def test_notification_destinations_are_validated(s3):
+    b = new_bucket(s3)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": "arn:aws:sqs:us-east-1:000000000000:does-not-exist",
+                                     "Events": ["s3:ObjectCreated:*"]}]})
+    assert error_of(e) == "InvalidArgument"
+    assert "Unable to validate the following destination configurations" in e.value.response["Error"]["Message"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={
+            "LambdaFunctionConfigurations": [{"LambdaFunctionArn": "arn:aws:lambda:us-east-1:000000000000:function:nope",
+                                              "Events": ["s3:ObjectCreated:*"]}]})
+    assert error_of(e) == "InvalidArgument"
+    assert s3.get_bucket_notification_configuration(Bucket=b).get("QueueConfigurations") is None
+
+
+# ---- report
+
+def test_report_object_throughput(server, s3, tmp_path):
+    """PutObject / GetObject of 100 MiB over HTTP, next to dd on the same disk."""
+    b = new_bucket(s3)
+    size = 100 * MiB
+    src = tmp_path / "100m.bin"
+    with open(src, "wb") as f:
+        for _ in range(size // MiB):
+            f.write(os.urandom(MiB))
+    dd = subprocess.run(["dd", "if=/dev/zero", f"of={tmp_path / 'ddtest'}", "bs=1M", "count=100", "conv=fsync"],
+                        capture_output=True, text=True)
+    dd_line = dd.stderr.strip().splitlines()[-1]
+    port = server.port
+    auth = signed_headers()
+    import http.client
+    for _ in range(2):  # second round is reported; the first warms the page cache
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        t0 = time.perf_counter()
+        with open(src, "rb") as f:
+            conn.request("PUT", f"/{b}/big", body=f, headers={**auth, "Content-Length": str(size)})
+            r = conn.getresponse()
+            r.read()
+        put_s = time.perf_counter() - t0
+        assert r.status == 200
+        t0 = time.perf_counter()
+        conn.request("GET", f"/{b}/big", headers=auth)
+        r = conn.getresponse()
+        n = 0
+        while True:
+            chunk = r.read(1 << 20)
+            if not chunk:
+                break
+            n += len(chunk)
+        get_s = time.perf_counter() - t0
+        conn.close()
+        assert n == size
+    print(f"\nS3 PutObject 100 MiB (plain HTTP, MD5 + fsync + rename): {size / MiB / put_s:.0f} MB/s ({put_s:.2f}s)"
+          f"\nS3 GetObject 100 MiB (plain HTTP, streamed from the file): {size / MiB / get_s:.0f} MB/s ({get_s:.2f}s)"
+          f"\ndd bs=1M count=100 conv=fsync on the same disk: {dd_line}")
