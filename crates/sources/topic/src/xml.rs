@@ -16,6 +16,10 @@ use crate::model::MessageAttribute;
 
 pub const NAMESPACE: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
 
+/// Actions whose model has no output shape: no `...Result` element.
+const ACTIONS_WITHOUT_OUTPUT: &[&str] =
+    &["DeleteTopic", "SetTopicAttributes", "Unsubscribe", "SetSubscriptionAttributes"];
+
 /// One request's parameters, flat as they came.
 #[derive(Debug, Default)]
 pub struct Params(BTreeMap<String, String>);
@@ -182,7 +186,13 @@ impl Response {
     /// The whole document.
     pub fn finish(&self, request_id: &str) -> String {
         let a = &self.action;
-        let result = if self.body.is_empty() { String::new() } else { format!("<{a}Result>{}</{a}Result>", self.body) };
+        // Actions with an output shape always carry their `...Result`
+        // element (botocore looks for it even when it is empty).
+        let result = if ACTIONS_WITHOUT_OUTPUT.contains(&a.as_str()) {
+            String::new()
+        } else {
+            format!("<{a}Result>{}</{a}Result>", self.body)
+        };
         format!(
             "<?xml version=\"1.0\"?><{a}Response xmlns=\"{NAMESPACE}\">{result}\
              <ResponseMetadata><RequestId>{}</RequestId></ResponseMetadata></{a}Response>",
@@ -278,6 +288,7 @@ mod tests {
         );
         let empty = Response::new("DeleteTopic").finish("r");
         assert!(empty.contains("<DeleteTopicResponse") && !empty.contains("DeleteTopicResult"));
+        assert!(Response::new("TagResource").finish("r").contains("<TagResourceResult></TagResourceResult>"));
         assert_eq!(escape("a\r\nb'"), "a&#xD;\nb&apos;");
     }
 
