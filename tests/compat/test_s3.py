@@ -512,6 +512,32 @@ def test_notification_to_queue_with_filters(server, s3):
         [("ObjectCreated:Copy", "images/c.jpg"), ("ObjectCreated:Put", "images/a.jpg")]
 
 
+def test_notification_to_topic(server, s3):
+    sns, sqs = server.client("sns"), server.client("sqs")
+    topic = sns.create_topic(Name=unique("s3t"))["TopicArn"]
+    url = sqs.create_queue(QueueName=unique("s3tq"))["QueueUrl"]
+    qarn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
+    b = new_bucket(s3)
+    s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={
+        "TopicConfigurations": [{"Id": "to-topic", "TopicArn": topic, "Events": ["s3:ObjectCreated:Put"]}]})
+    assert s3.get_bucket_notification_configuration(Bucket=b)["TopicConfigurations"][0]["TopicArn"] == topic
+    s3.put_object(Bucket=b, Key="t.txt", Body=b"topic")
+    envelopes = []
+
+    def poll():
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            envelopes.append(json.loads(m["Body"]))
+        return any("Records" in json.loads(e["Message"]) for e in envelopes)
+
+    assert wait_for(poll, timeout=20)
+    env = next(e for e in envelopes if "Records" in json.loads(e["Message"]))
+    assert env["Subject"] == "Amazon S3 Notification" and env["TopicArn"] == topic
+    record = json.loads(env["Message"])["Records"][0]
+    assert record["eventName"] == "ObjectCreated:Put" and record["s3"]["object"]["key"] == "t.txt"
+    assert record["s3"]["configurationId"] == "to-topic"
+
+
 def test_notification_destinations_are_validated(s3):
     b = new_bucket(s3)
     with pytest.raises(botocore.exceptions.ClientError) as e:

@@ -142,9 +142,27 @@ async fn bucket_operation(svc: &Arc<Service>, call: Call, body: Body) -> S3Resul
         return objects::delete_many(svc, &call, body).await;
     }
     const UNSUPPORTED: &[&str] = &[
-        "acl", "policy", "cors", "lifecycle", "tagging", "website", "encryption", "logging", "replication",
-        "versioning", "versions", "object-lock", "ownershipControls", "publicAccessBlock", "accelerate",
-        "requestPayment", "inventory", "metrics", "analytics", "intelligent-tiering", "policyStatus",
+        "acl",
+        "policy",
+        "cors",
+        "lifecycle",
+        "tagging",
+        "website",
+        "encryption",
+        "logging",
+        "replication",
+        "versioning",
+        "versions",
+        "object-lock",
+        "ownershipControls",
+        "publicAccessBlock",
+        "accelerate",
+        "requestPayment",
+        "inventory",
+        "metrics",
+        "analytics",
+        "intelligent-tiering",
+        "policyStatus",
     ];
     if let Some(sub) = UNSUPPORTED.iter().find(|s| call.has(s)) {
         return Err(S3Error::NotImplemented(format!("The bucket sub-resource ?{sub}")));

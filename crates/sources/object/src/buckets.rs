@@ -105,7 +105,8 @@ pub async fn put_notification(svc: &Arc<Service>, call: &Call, body: Body) -> S3
     svc.bucket(&call.bucket).await?;
     let config = NotificationConfig::from_xml(&read_xml(body).await?)?;
     svc.notifier.validate(&config)?;
-    let (bucket, json) = (call.bucket.clone(), serde_json::to_string(&config).map_err(|e| S3Error::Internal(e.to_string()))?);
+    let (bucket, json) =
+        (call.bucket.clone(), serde_json::to_string(&config).map_err(|e| S3Error::Internal(e.to_string()))?);
     svc.db(move |s| s.set_notification(&bucket, &json)).await?;
     svc.notifier.set(&call.bucket, config, &call.request_id);
     Ok(StatusCode::OK.into_response())
@@ -121,7 +122,9 @@ pub async fn list_objects(svc: &Arc<Service>, call: &Call) -> S3Result<Response>
             .parse::<i64>()
             .ok()
             .filter(|n| *n >= 0)
-            .ok_or_else(|| S3Error::invalid_argument("Provided max-keys not an integer or within integer range", "max-keys", v))?
+            .ok_or_else(|| {
+                S3Error::invalid_argument("Provided max-keys not an integer or within integer range", "max-keys", v)
+            })?
             .min(1000) as usize,
     };
     let encode = call.param("encoding-type") == Some("url");
@@ -213,5 +216,7 @@ fn decode_token(token: &str) -> S3Result<String> {
         .decode(token)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| S3Error::invalid_argument("The continuation token provided is incorrect", "continuation-token", token))
+        .ok_or_else(|| {
+            S3Error::invalid_argument("The continuation token provided is incorrect", "continuation-token", token)
+        })
 }

@@ -156,10 +156,22 @@ async fn to_queue(scheduler: &Arc<Scheduler>, arn: &str, message: String) -> Res
     }
 }
 
-fn topic_problem(_scheduler: &Arc<Scheduler>, arn: &str) -> Option<String> {
-    Some(format!("Topic targets are not available yet: {arn}"))
+fn topic_problem(scheduler: &Arc<Scheduler>, arn: &str) -> Option<String> {
+    match lamina_topic::Service::for_scheduler(scheduler) {
+        Ok(t) if t.topic(arn).is_ok() => None,
+        _ => Some(
+            "Permissions on the destination topic do not allow S3 to publish notifications from this bucket".into(),
+        ),
+    }
 }
 
-async fn to_topic(_scheduler: &Arc<Scheduler>, arn: &str, _message: String) -> Result<(), String> {
-    Err(format!("topic targets are not available yet: {arn}"))
+async fn to_topic(scheduler: &Arc<Scheduler>, arn: &str, message: String) -> Result<(), String> {
+    let svc = lamina_topic::Service::for_scheduler(scheduler).map_err(|e| e.to_string())?;
+    let arn = arn.to_string();
+    tokio::task::spawn_blocking(move || {
+        svc.publish(&arn, Some("Amazon S3 Notification"), &message, &Default::default()).map(|_| ())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())
 }

@@ -134,10 +134,7 @@ async fn handle(State(svc): State<Arc<Service>>, req: Request) -> Response {
 
 /// `2009-10-12T17:50:30.000Z`, as S3 writes times in XML and events.
 pub fn iso8601(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 /// `Wed, 21 Oct 2015 07:28:00 GMT`, as S3 writes Last-Modified.

@@ -121,11 +121,7 @@ mod tests {
             max_keys: max,
         };
         list::<()>(&params, |after, prefix, limit| {
-            Ok(s.values()
-                .filter(|e| e.key.as_str() > after && e.key.as_str() >= prefix)
-                .take(limit)
-                .cloned()
-                .collect())
+            Ok(s.values().filter(|e| e.key.as_str() > after && e.key.as_str() >= prefix).take(limit).cloned().collect())
         })
         .unwrap()
     }

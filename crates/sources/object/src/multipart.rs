@@ -177,10 +177,9 @@ fn owner_and_initiator(w: &mut XmlWriter, account: &str) {
 fn max_param(call: &Call, name: &str) -> S3Result<usize> {
     match call.param(name) {
         None => Ok(1000),
-        Some(v) => v
-            .parse::<usize>()
-            .map(|n| n.min(1000))
-            .map_err(|_| S3Error::invalid_argument(format!("Provided {name} not an integer or within integer range"), name, v)),
+        Some(v) => v.parse::<usize>().map(|n| n.min(1000)).map_err(|_| {
+            S3Error::invalid_argument(format!("Provided {name} not an integer or within integer range"), name, v)
+        }),
     }
 }
 
@@ -229,7 +228,9 @@ pub async fn list_uploads(svc: &Arc<Service>, call: &Call) -> S3Result<Response>
     let after: Vec<&Upload> = uploads
         .iter()
         .filter(|u| u.key.starts_with(&prefix))
-        .filter(|u| key_marker.is_empty() || (u.key.as_str(), u.upload_id.as_str()) > (key_marker.as_str(), id_marker.as_str()))
+        .filter(|u| {
+            key_marker.is_empty() || (u.key.as_str(), u.upload_id.as_str()) > (key_marker.as_str(), id_marker.as_str())
+        })
         .collect();
     let page = &after[..after.len().min(max)];
     let truncated = after.len() > page.len();

@@ -83,10 +83,8 @@ impl NotificationConfig {
     pub fn from_xml(body: &str) -> S3Result<Self> {
         let doc = parse(body, "NotificationConfiguration")?;
         let root = doc.root_element();
-        let mut config = Self {
-            event_bridge: children(root, "EventBridgeConfiguration").next().is_some(),
-            ..Self::default()
-        };
+        let mut config =
+            Self { event_bridge: children(root, "EventBridgeConfiguration").next().is_some(), ..Self::default() };
         for kind in [Kind::Topic, Kind::Queue, Kind::Lambda] {
             let (element, arn_element) = kind.elements();
             for node in children(root, element) {
@@ -156,7 +154,8 @@ impl Target {
     }
 
     fn filters(&self, key: &str) -> bool {
-        self.prefix.as_deref().is_none_or(|p| key.starts_with(p)) && self.suffix.as_deref().is_none_or(|s| key.ends_with(s))
+        self.prefix.as_deref().is_none_or(|p| key.starts_with(p))
+            && self.suffix.as_deref().is_none_or(|s| key.ends_with(s))
     }
 }
 
@@ -298,7 +297,10 @@ mod tests {
         let bad_rule = CONFIG.replace("<Name>Prefix</Name>", "<Name>middle</Name>");
         assert!(matches!(NotificationConfig::from_xml(&bad_rule), Err(S3Error::InvalidArgument { .. })));
         assert!(matches!(NotificationConfig::from_xml("<NotificationConfiguration>"), Err(S3Error::MalformedXml)));
-        assert_eq!(NotificationConfig::from_xml("<NotificationConfiguration/>").unwrap(), NotificationConfig::default());
+        assert_eq!(
+            NotificationConfig::from_xml("<NotificationConfiguration/>").unwrap(),
+            NotificationConfig::default()
+        );
     }
 
     #[test]

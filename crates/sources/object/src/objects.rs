@@ -31,7 +31,12 @@ pub fn attrs_from(headers: &HeaderMap) -> Attrs {
         if let Some(mut v) = get(name) {
             if name == "content-encoding" {
                 // aws-chunked is transport framing, not the object's encoding.
-                v = v.split(',').map(str::trim).filter(|e| !e.eq_ignore_ascii_case("aws-chunked")).collect::<Vec<_>>().join(",");
+                v = v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|e| !e.eq_ignore_ascii_case("aws-chunked"))
+                    .collect::<Vec<_>>()
+                    .join(",");
                 if v.is_empty() {
                     continue;
                 }
@@ -298,11 +303,7 @@ pub async fn copy(svc: &Arc<Service>, call: &Call) -> S3Result<Response> {
         "COPY" => false,
         "REPLACE" => true,
         other => {
-            return Err(S3Error::invalid_argument(
-                "Unknown metadata directive.",
-                "x-amz-metadata-directive",
-                other,
-            ))
+            return Err(S3Error::invalid_argument("Unknown metadata directive.", "x-amz-metadata-directive", other))
         }
     };
     if !replace && src_bucket == call.bucket && src_key == call.key {

@@ -19,7 +19,8 @@ pub struct Address {
 
 /// The bucket named by a virtual-host style `Host`.
 pub fn host_bucket(host: &str) -> Option<&str> {
-    let host = host.rsplit_once(':').filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit())).map_or(host, |(h, _)| h);
+    let host =
+        host.rsplit_once(':').filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit())).map_or(host, |(h, _)| h);
     if !host.ends_with(".localhost") {
         return None;
     }

@@ -330,9 +330,11 @@ impl Store {
             return Err(S3Error::NoSuchUpload { upload_id: upload_id.to_string() });
         }
         let old: Option<String> = tx
-            .query_row("SELECT file FROM parts WHERE upload_id = ?1 AND number = ?2", params![upload_id, p.number], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT file FROM parts WHERE upload_id = ?1 AND number = ?2",
+                params![upload_id, p.number],
+                |r| r.get(0),
+            )
             .optional()?;
         tx.execute(
             "INSERT OR REPLACE INTO parts (upload_id, number, file, size, etag, modified_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -344,9 +346,8 @@ impl Store {
 
     pub fn parts(&self, upload_id: &str) -> S3Result<Vec<Part>> {
         let conn = self.conn.lock();
-        let mut stmt = conn.prepare(
-            "SELECT number, file, size, etag, modified_ms FROM parts WHERE upload_id = ?1 ORDER BY number",
-        )?;
+        let mut stmt = conn
+            .prepare("SELECT number, file, size, etag, modified_ms FROM parts WHERE upload_id = ?1 ORDER BY number")?;
         let rows = stmt.query_map([upload_id], |r| {
             Ok(Part {
                 number: r.get(0)?,

@@ -118,9 +118,8 @@ pub fn parse_complete(body: &str) -> S3Result<Vec<(u32, String)>> {
     let doc = parse(body, "CompleteMultipartUpload")?;
     let mut parts = Vec::new();
     for part in children(doc.root_element(), "Part") {
-        let number = child_text(part, "PartNumber")
-            .and_then(|n| n.trim().parse::<u32>().ok())
-            .ok_or(S3Error::MalformedXml)?;
+        let number =
+            child_text(part, "PartNumber").and_then(|n| n.trim().parse::<u32>().ok()).ok_or(S3Error::MalformedXml)?;
         let etag = child_text(part, "ETag").ok_or(S3Error::MalformedXml)?;
         parts.push((number, etag.trim().trim_matches('"').to_string()));
     }
@@ -150,9 +149,7 @@ mod tests {
         w.root("R");
         w.elem("Key", "a<b>&\"c'");
         w.close("R");
-        assert!(w.finish().ends_with(&format!(
-            "<R xmlns=\"{NAMESPACE}\"><Key>a&lt;b&gt;&amp;&quot;c&apos;</Key></R>"
-        )));
+        assert!(w.finish().ends_with(&format!("<R xmlns=\"{NAMESPACE}\"><Key>a&lt;b&gt;&amp;&quot;c&apos;</Key></R>")));
     }
 
     #[test]
