@@ -12,7 +12,8 @@ use std::time::Duration;
 
 /// Minutes of history kept per function.
 const KEEP_MINUTES: usize = 24 * 60;
-const BINS: usize = 64;
+/// Bins of the per-minute duration histogram.
+pub const BINS: usize = 64;
 const FIRST_BIN_MS: f64 = 0.1;
 const BIN_GROWTH: f64 = 1.3;
 
@@ -23,12 +24,25 @@ struct Bucket {
     errors: u64,
     throttles: u64,
     concurrency_max: u32,
+    duration_sum_ms: f64,
+    duration_min_ms: f64,
+    duration_max_ms: f64,
     histogram: [u32; BINS],
 }
 
 impl Bucket {
     fn new(minute: i64) -> Self {
-        Self { minute, invocations: 0, errors: 0, throttles: 0, concurrency_max: 0, histogram: [0; BINS] }
+        Self {
+            minute,
+            invocations: 0,
+            errors: 0,
+            throttles: 0,
+            concurrency_max: 0,
+            duration_sum_ms: 0.0,
+            duration_min_ms: f64::INFINITY,
+            duration_max_ms: 0.0,
+            histogram: [0; BINS],
+        }
     }
 
     fn percentile_ms(&self, p: f64) -> f64 {
@@ -48,14 +62,16 @@ impl Bucket {
     }
 }
 
-fn bin_of(ms: f64) -> usize {
+/// The histogram bin a duration (or any positive value) falls in.
+pub fn bin_of(ms: f64) -> usize {
     if ms <= FIRST_BIN_MS {
         return 0;
     }
     ((ms / FIRST_BIN_MS).ln() / BIN_GROWTH.ln()).ceil().clamp(0.0, (BINS - 1) as f64) as usize
 }
 
-fn upper_edge_ms(bin: usize) -> f64 {
+/// The largest value a histogram bin holds.
+pub fn upper_edge_ms(bin: usize) -> f64 {
     FIRST_BIN_MS * BIN_GROWTH.powi(bin as i32)
 }
 
@@ -77,7 +93,25 @@ pub struct Series {
     functions: Mutex<HashMap<String, VecDeque<Bucket>>>,
 }
 
-fn now_minute() -> i64 {
+/// One function's closed (or current) minute, whole, for the CloudWatch
+/// metrics API (`lamina-monitor`), which persists and aggregates them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MinuteStats {
+    /// Minutes since the epoch.
+    pub minute: i64,
+    pub invocations: u64,
+    pub errors: u64,
+    pub throttles: u64,
+    pub concurrency_max: u32,
+    pub duration_sum_ms: f64,
+    /// `f64::INFINITY` when no invocation finished in the minute.
+    pub duration_min_ms: f64,
+    pub duration_max_ms: f64,
+    pub histogram: [u32; BINS],
+}
+
+/// Minutes since the epoch, now.
+pub fn now_minute() -> i64 {
     lamina_core::now_ms() / 60_000
 }
 
@@ -101,10 +135,14 @@ impl Series {
     }
 
     pub fn invocation(&self, function: &str, duration: Duration, failed: bool) {
-        let bin = bin_of(duration.as_secs_f64() * 1000.0);
+        let ms = duration.as_secs_f64() * 1000.0;
+        let bin = bin_of(ms);
         self.with_bucket(function, |b| {
             b.invocations += 1;
             b.errors += u64::from(failed);
+            b.duration_sum_ms += ms;
+            b.duration_min_ms = b.duration_min_ms.min(ms);
+            b.duration_max_ms = b.duration_max_ms.max(ms);
             b.histogram[bin] = b.histogram[bin].saturating_add(1);
         });
     }
@@ -155,6 +193,32 @@ impl Series {
             .collect()
     }
 
+    /// Every function's minutes in `from..=to` (minutes since the epoch)
+    /// that saw any activity.
+    pub fn minutes(&self, from: i64, to: i64) -> Vec<(String, MinuteStats)> {
+        let all = self.functions.lock();
+        let mut out = Vec::new();
+        for (function, buckets) in all.iter() {
+            for b in buckets.iter().filter(|b| b.minute >= from && b.minute <= to) {
+                out.push((
+                    function.clone(),
+                    MinuteStats {
+                        minute: b.minute,
+                        invocations: b.invocations,
+                        errors: b.errors,
+                        throttles: b.throttles,
+                        concurrency_max: b.concurrency_max,
+                        duration_sum_ms: b.duration_sum_ms,
+                        duration_min_ms: b.duration_min_ms,
+                        duration_max_ms: b.duration_max_ms,
+                        histogram: b.histogram,
+                    },
+                ));
+            }
+        }
+        out
+    }
+
     pub fn forget(&self, function: &str) {
         self.functions.lock().remove(function);
     }
@@ -183,6 +247,12 @@ mod tests {
         assert!(points[..4].iter().all(|p| p.invocations == 0));
         assert_eq!(s.points(None, 1)[0].invocations, 100);
         assert_eq!(s.points(Some("other"), 1)[0].invocations, 0);
+        let minute = now_minute();
+        let whole = s.minutes(minute - 1, minute);
+        let (name, m) = &whole[whole.len() - 1];
+        assert_eq!((name.as_str(), m.invocations, m.errors), ("f", 100, 5));
+        assert!((m.duration_sum_ms - 5050.0).abs() < 50.0, "{}", m.duration_sum_ms);
+        assert!(m.duration_min_ms >= 1.0 && m.duration_max_ms >= 100.0);
     }
 
     #[test]

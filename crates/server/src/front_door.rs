@@ -4,7 +4,10 @@
 //! Most Lambda operations have their own paths and are routed by path. The
 //! other services are recognised first, in this order:
 //! 1. `X-Amz-Target` (json protocol): `Logs_20140328.*` → logs,
-//!    `AmazonSQS.*` → sqs;
+//!    `AmazonSQS.*` → sqs, `GraniteServiceVersion20100801.*` → CloudWatch
+//!    metrics; a `smithy-protocol` header or a
+//!    `/service/GraniteServiceVersion20100801/` path (rpc-v2-cbor) → CloudWatch
+//!    metrics;
 //! 2. the service in the SigV4 credential scope of `Authorization`
 //!    (`Credential=AKID/DATE/REGION/SERVICE/aws4_request`), which is how
 //!    query-protocol (SQS, SNS) and rest-xml (S3) clients are told apart;
@@ -30,6 +33,8 @@ pub enum Service {
     Sqs,
     /// SNS (credential scope `sns`; its only protocol is query).
     Sns,
+    /// CloudWatch metrics and alarms (credential scope `monitoring`).
+    Monitoring,
     /// `{api-id}.execute-api.localhost` and `{url-id}.lambda-url.{region}.localhost` hosts.
     Gateway,
     /// S3: credential scope `s3`, a presigned `X-Amz-Credential=.../s3/aws4_request`
@@ -49,11 +54,16 @@ pub fn classify(headers: &HeaderMap) -> Option<Service> {
             return Some(Service::S3);
         }
     }
+    let scope = credential_scope_service(headers);
+    if headers.contains_key("smithy-protocol") && matches!(scope, Some("monitoring") | None) {
+        return Some(Service::Monitoring);
+    }
     if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
         let prefix = target.split('.').next().unwrap_or("");
         return match prefix {
             "Logs_20140328" => Some(Service::Logs),
             "AmazonSQS" => Some(Service::Sqs),
+            "GraniteServiceVersion20100801" => Some(Service::Monitoring),
             _ => None,
         };
     }
@@ -61,6 +71,7 @@ pub fn classify(headers: &HeaderMap) -> Option<Service> {
         "logs" => Some(Service::Logs),
         "sqs" => Some(Service::Sqs),
         "sns" => Some(Service::Sns),
+        "monitoring" => Some(Service::Monitoring),
         "s3" => Some(Service::S3),
         _ => None,
     }
@@ -78,6 +89,11 @@ fn is_presigned_s3(query: Option<&str>) -> bool {
     v4 || (has("AWSAccessKeyId") && has("Signature") && has("Expires") && !has("Action"))
 }
 
+/// rpc-v2-cbor requests are also recognised by path, signed or not.
+fn is_monitoring_path(path: &str) -> bool {
+    path.starts_with("/service/GraniteServiceVersion20100801/")
+}
+
 /// `SERVICE` from `Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, ...`.
 pub fn credential_scope_service(headers: &HeaderMap) -> Option<&str> {
     let auth = headers.get("authorization")?.to_str().ok()?;
@@ -92,17 +108,21 @@ pub struct Services {
     pub logs: Router,
     pub sqs: Router,
     pub sns: Router,
+    pub monitoring: Router,
     pub gateway: Router,
     pub s3: Router,
 }
 
 /// Middleware: sends recognised requests to their service's router.
 pub async fn dispatch(State(services): State<Arc<Services>>, req: Request<Body>, next: Next) -> Response {
-    let service = classify(req.headers()).or_else(|| is_presigned_s3(req.uri().query()).then_some(Service::S3));
+    let service = classify(req.headers())
+        .or_else(|| is_monitoring_path(req.uri().path()).then_some(Service::Monitoring))
+        .or_else(|| is_presigned_s3(req.uri().query()).then_some(Service::S3));
     let router = match service {
         Some(Service::Logs) => services.logs.clone(),
         Some(Service::Sqs) => services.sqs.clone(),
         Some(Service::Sns) => services.sns.clone(),
+        Some(Service::Monitoring) => services.monitoring.clone(),
         Some(Service::Gateway) => services.gateway.clone(),
         Some(Service::S3) => services.s3.clone(),
         None => return next.run(req).await,
@@ -139,6 +159,13 @@ mod tests {
             "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=x";
         assert_eq!(classify(&headers(&[("authorization", lambda)])), None);
         assert_eq!(classify(&HeaderMap::new()), None);
+        let granite = [("x-amz-target", "GraniteServiceVersion20100801.ListMetrics")];
+        assert_eq!(classify(&headers(&granite)), Some(Service::Monitoring));
+        assert_eq!(classify(&headers(&[("smithy-protocol", "rpc-v2-cbor")])), Some(Service::Monitoring));
+        let monitoring =
+            "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/monitoring/aws4_request, SignedHeaders=host, Signature=x";
+        assert_eq!(classify(&headers(&[("authorization", monitoring)])), Some(Service::Monitoring));
+        assert!(is_monitoring_path("/service/GraniteServiceVersion20100801/operation/ListMetrics"));
         assert_eq!(classify(&headers(&[("host", "abc123.execute-api.localhost:9000")])), Some(Service::Gateway));
         let s3 = "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=x";
         assert_eq!(classify(&headers(&[("authorization", s3)])), Some(Service::S3));

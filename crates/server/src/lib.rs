@@ -136,6 +136,7 @@ pub fn router(app: Arc<App>) -> Router {
         logs: lamina_observe::router(app.scheduler.clone()),
         sqs: lamina_queue::router(app.scheduler.clone()),
         sns: lamina_topic::router(app.scheduler.clone()),
+        monitoring: lamina_monitor::router(app.scheduler.clone()),
         gateway: lamina_gateway::host_router(app.scheduler.clone()),
         s3: lamina_object::router(app.scheduler.clone()),
     });
@@ -175,6 +176,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(StartError::Serve)?;
+    lamina_monitor::shutdown(&scheduler);
     scheduler.shutdown();
     tracing::info!("lamina stopped");
     Ok(())
