@@ -91,6 +91,14 @@ pub fn backoff(kind: Kind, attempts: u32) -> Option<Duration> {
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
+/// Deliveries under way: outbox row ids, and the FIFO subscriptions that
+/// have one (a FIFO subscription gets one delivery at a time, in order).
+#[derive(Default)]
+struct Running {
+    rows: HashSet<i64>,
+    fifo_subscriptions: HashSet<String>,
+}
+
 /// Runs the worker until the service is dropped.
 pub(crate) fn start(service: &Arc<Service>) {
     if tokio::runtime::Handle::try_current().is_err() {
@@ -100,25 +108,33 @@ pub(crate) fn start(service: &Arc<Service>) {
     let wake = service.wake.clone();
     tokio::spawn(async move {
         let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
-        let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::new(Mutex::new(HashSet::new()));
+        let running: Arc<Mutex<Running>> = Arc::default();
         loop {
             let Some(svc) = weak.upgrade() else { return };
             let rows = svc.inner.lock().store.due(lamina_core::now_ms(), BATCH);
             match rows {
                 Ok(rows) => {
                     for row in rows {
-                        if in_flight.lock().len() >= MAX_IN_FLIGHT {
+                        if running.lock().rows.len() >= MAX_IN_FLIGHT {
                             break;
                         }
-                        if !in_flight.lock().insert(row.id) {
-                            continue;
+                        if let Some(d) = claim(&svc, &running, &row) {
+                            let (weak, client, running, wake) =
+                                (Arc::downgrade(&svc), client.clone(), running.clone(), wake.clone());
+                            tokio::spawn(async move {
+                                let fifo = d.group_id.is_some();
+                                let subscription = d.subscription_arn.clone();
+                                run_one(weak, &client, &row, &d).await;
+                                let mut r = running.lock();
+                                r.rows.remove(&row.id);
+                                if fifo {
+                                    r.fifo_subscriptions.remove(&subscription);
+                                }
+                                drop(r);
+                                // Rows left waiting for a free slot can go now.
+                                wake.notify_one();
+                            });
                         }
-                        let (weak, client, in_flight) = (Arc::downgrade(&svc), client.clone(), in_flight.clone());
-                        tokio::spawn(async move {
-                            let id = row.id;
-                            run_one(weak, &client, row).await;
-                            in_flight.lock().remove(&id);
-                        });
                     }
                 }
                 Err(e) => tracing::error!(error = %e, "cannot read the topic outbox"),
@@ -129,22 +145,34 @@ pub(crate) fn start(service: &Arc<Service>) {
     });
 }
 
-async fn run_one(service: Weak<Service>, client: &HttpClient, row: OutboxRow) {
-    let delivery: Delivery = match serde_json::from_str(&row.body) {
+/// Marks a row as under way unless it (or, for FIFO, its subscription)
+/// already is; drops unreadable rows.
+fn claim(svc: &Service, running: &Mutex<Running>, row: &OutboxRow) -> Option<Delivery> {
+    if running.lock().rows.contains(&row.id) {
+        return None;
+    }
+    let d: Delivery = match serde_json::from_str(&row.body) {
         Ok(d) => d,
         Err(e) => {
             tracing::error!(id = row.id, error = %e, "unreadable outbox row dropped");
-            if let Some(svc) = service.upgrade() {
-                let _ = svc.inner.lock().store.finish(row.id);
-            }
-            return;
+            let _ = svc.inner.lock().store.finish(row.id);
+            return None;
         }
     };
+    let mut r = running.lock();
+    if d.group_id.is_some() && !r.fifo_subscriptions.insert(d.subscription_arn.clone()) {
+        return None;
+    }
+    r.rows.insert(row.id);
+    Some(d)
+}
+
+async fn run_one(service: Weak<Service>, client: &HttpClient, row: &OutboxRow, delivery: &Delivery) {
     let Some(svc) = service.upgrade() else { return };
     let outcome = match delivery.kind {
-        Kind::Lambda => to_lambda(&svc, &delivery),
-        Kind::Sqs => to_queue(&svc, &delivery).await,
-        Kind::Http => to_http(client, &delivery).await,
+        Kind::Lambda => to_lambda(&svc, delivery),
+        Kind::Sqs => to_queue(&svc, delivery).await,
+        Kind::Http => to_http(client, delivery).await,
     };
     let attempts = row.attempts + 1;
     let store = &svc.inner.lock().store;

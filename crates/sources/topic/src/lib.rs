@@ -124,7 +124,13 @@ async fn handle(State(svc): State<Arc<Service>>, OriginalUri(uri): OriginalUri, 
     let Some(action) = params.get("Action") else {
         return TopicError::InvalidParameter("Invalid parameter: Action".into()).xml_response(&request_id);
     };
-    respond(api::dispatch(&svc, action, &params, &request_id), &request_id)
+    let action = action.to_string();
+    // Actions write SQLite with synchronous=FULL: off the async workers.
+    let rid = request_id.clone();
+    let result = tokio::task::spawn_blocking(move || api::dispatch(&svc, &action, &params, &rid))
+        .await
+        .unwrap_or_else(|e| Err(TopicError::Internal(format!("sns action panicked: {e}"))));
+    respond(result, &request_id)
 }
 
 /// A GET on a link from a notification: only confirming and unsubscribing.

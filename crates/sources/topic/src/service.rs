@@ -354,9 +354,7 @@ impl Service {
             .filter(|s| next_token.is_none_or(|t| s.arn.as_str() > t))
             .cloned()
             .collect();
-        let mut p = page(subs);
-        p.next_token = if p.next_token.is_some() { p.items.last().map(|s| s.arn.clone()) } else { None };
-        Ok(p)
+        Ok(page(subs))
     }
 
     pub fn subscription(&self, arn: &str) -> TopicResult<Subscription> {
