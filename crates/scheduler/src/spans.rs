@@ -185,9 +185,15 @@ impl InvocationTrace {
             }
         }
         if let Some((started, duration)) = self.invoke {
-            let mut invoke = self.child("Invoke", at(started), at(started + duration), error.clone());
-            invoke.span_id = self.invoke_id;
-            tracer.export(invoke);
+            let invoke = self.span(
+                "Invoke".into(),
+                SpanKind::Internal,
+                self.invoke_id,
+                Some(self.root_id),
+                at(started),
+                at(started + duration),
+            );
+            tracer.export(Span { error: error.clone(), ..invoke });
         }
         tracer.export(Span { attributes, error, ..root });
     }
@@ -236,5 +242,53 @@ fn error_kind(e: &InvokeError) -> (i64, &'static str) {
         InvokeError::NotFound(_) => (404, "ResourceNotFoundException"),
         InvokeError::Invalid(_) => (400, "InvalidParameterValueException"),
         InvokeError::Platform(_) => (500, "ServiceException"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lamina_trace::context::encode_hex;
+
+    const XRAY: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+
+    #[test]
+    fn a_callers_trace_is_continued_with_the_invoke_span_as_the_functions_parent() {
+        let trace = InvocationTrace::begin(&Tracer::disabled(), Some(XRAY), Origin::default());
+        assert_eq!(
+            trace.function_header(),
+            format!("Root=1-5759e988-bd862e3fe1be46a994272793;Parent={};Sampled=1", encode_hex(&trace.invoke_id))
+        );
+        assert!(!trace.recording, "nothing is recorded without an exporter");
+    }
+
+    #[test]
+    fn without_a_caller_trace_a_new_one_starts_unsampled_when_nothing_exports() {
+        let trace = InvocationTrace::begin(&Tracer::disabled(), None, Origin::default());
+        let header = trace.function_header();
+        let parsed = TraceContext::from_xray(&header).unwrap();
+        assert_eq!(parsed.sampled, Some(false));
+        assert_eq!(parsed.parent_id, Some(trace.invoke_id));
+        let epoch = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+        let id_epoch = u32::from_be_bytes(parsed.trace_id[..4].try_into().unwrap());
+        assert!(u64::from(id_epoch).abs_diff(epoch) < 5, "the root starts with the epoch seconds");
+    }
+
+    #[test]
+    fn either_header_becomes_the_same_x_ray_value() {
+        let w3c = "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01";
+        assert_eq!(trace_header(None, Some(w3c)).as_deref(), Some(XRAY));
+        assert_eq!(trace_header(Some(XRAY), None).as_deref(), Some(XRAY));
+        assert_eq!(trace_header(Some("garbage"), None), None);
+    }
+
+    #[test]
+    fn instants_map_onto_wall_time_both_ways() {
+        let trace = InvocationTrace::begin(&Tracer::disabled(), None, Origin::default());
+        let later = trace.mono + Duration::from_millis(5);
+        assert_eq!(trace.wall_time(later), trace.wall + Duration::from_millis(5));
+        if let Some(earlier) = trace.mono.checked_sub(Duration::from_millis(5)) {
+            assert_eq!(trace.wall_time(earlier), trace.wall - Duration::from_millis(5));
+        }
     }
 }
