@@ -19,7 +19,7 @@
 //! least once: a crash between delivering and deleting the row delivers
 //! again on restart.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -91,12 +91,33 @@ pub fn backoff(kind: Kind, attempts: u32) -> Option<Duration> {
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
-/// Deliveries under way: outbox row ids, and the FIFO subscriptions that
-/// have one (a FIFO subscription gets one delivery at a time, in order).
+/// Deliveries under way: outbox row ids, the FIFO subscriptions that have
+/// one (a FIFO subscription gets one delivery at a time, in order), and
+/// the outcomes not yet written back. A row stays claimed until its
+/// outcome is written, so it is never picked up twice.
 #[derive(Default)]
 struct Running {
     rows: HashSet<i64>,
     fifo_subscriptions: HashSet<String>,
+    /// FIFO rows under way → their subscription.
+    fifo_rows: HashMap<i64, String>,
+    settled: Vec<Settled>,
+}
+
+/// What a finished attempt leaves in the outbox.
+pub enum Settled {
+    /// Delivered or given up: the row goes.
+    Done { id: i64 },
+    /// Failed: tried again at `not_before_ms`.
+    Retry { id: i64, attempts: u32, not_before_ms: i64 },
+}
+
+impl Settled {
+    pub fn id(&self) -> i64 {
+        match self {
+            Self::Done { id } | Self::Retry { id, .. } => *id,
+        }
+    }
 }
 
 /// Runs the worker until the service is dropped.
@@ -111,6 +132,7 @@ pub(crate) fn start(service: &Arc<Service>) {
         let running: Arc<Mutex<Running>> = Arc::default();
         loop {
             let Some(svc) = weak.upgrade() else { return };
+            write_back(&svc, &running);
             let rows = svc.inner.lock().store.due(lamina_core::now_ms(), BATCH);
             match rows {
                 Ok(rows) => {
@@ -122,16 +144,9 @@ pub(crate) fn start(service: &Arc<Service>) {
                             let (weak, client, running, wake) =
                                 (Arc::downgrade(&svc), client.clone(), running.clone(), wake.clone());
                             tokio::spawn(async move {
-                                let fifo = d.group_id.is_some();
-                                let subscription = d.subscription_arn.clone();
-                                run_one(weak, &client, &row, &d).await;
-                                let mut r = running.lock();
-                                r.rows.remove(&row.id);
-                                if fifo {
-                                    r.fifo_subscriptions.remove(&subscription);
+                                if let Some(outcome) = run_one(weak, &client, &row, &d).await {
+                                    running.lock().settled.push(outcome);
                                 }
-                                drop(r);
-                                // Rows left waiting for a free slot can go now.
                                 wake.notify_one();
                             });
                         }
@@ -145,6 +160,26 @@ pub(crate) fn start(service: &Arc<Service>) {
     });
 }
 
+/// Writes finished attempts back in one transaction (one fsync for many
+/// deliveries), then releases their rows.
+fn write_back(svc: &Service, running: &Mutex<Running>) {
+    let settled = std::mem::take(&mut running.lock().settled);
+    if settled.is_empty() {
+        return;
+    }
+    if let Err(e) = svc.inner.lock().store.settle(&settled) {
+        // The rows stay: delivered ones go out again (at least once).
+        tracing::error!(error = %e, "cannot update the topic outbox");
+    }
+    let mut r = running.lock();
+    for s in &settled {
+        r.rows.remove(&s.id());
+        if let Some(subscription) = r.fifo_rows.remove(&s.id()) {
+            r.fifo_subscriptions.remove(&subscription);
+        }
+    }
+}
+
 /// Marks a row as under way unless it (or, for FIFO, its subscription)
 /// already is; drops unreadable rows.
 fn claim(svc: &Service, running: &Mutex<Running>, row: &OutboxRow) -> Option<Delivery> {
@@ -155,31 +190,34 @@ fn claim(svc: &Service, running: &Mutex<Running>, row: &OutboxRow) -> Option<Del
         Ok(d) => d,
         Err(e) => {
             tracing::error!(id = row.id, error = %e, "unreadable outbox row dropped");
-            let _ = svc.inner.lock().store.finish(row.id);
+            let _ = svc.inner.lock().store.settle(&[Settled::Done { id: row.id }]);
             return None;
         }
     };
     let mut r = running.lock();
-    if d.group_id.is_some() && !r.fifo_subscriptions.insert(d.subscription_arn.clone()) {
-        return None;
+    if d.group_id.is_some() {
+        if !r.fifo_subscriptions.insert(d.subscription_arn.clone()) {
+            return None;
+        }
+        r.fifo_rows.insert(row.id, d.subscription_arn.clone());
     }
     r.rows.insert(row.id);
     Some(d)
 }
 
-async fn run_one(service: Weak<Service>, client: &HttpClient, row: &OutboxRow, delivery: &Delivery) {
-    let Some(svc) = service.upgrade() else { return };
+/// One attempt; None when the service is gone.
+async fn run_one(service: Weak<Service>, client: &HttpClient, row: &OutboxRow, delivery: &Delivery) -> Option<Settled> {
+    let svc = service.upgrade()?;
     let outcome = match delivery.kind {
         Kind::Lambda => to_lambda(&svc, delivery),
         Kind::Sqs => to_queue(&svc, delivery).await,
         Kind::Http => to_http(client, delivery).await,
     };
     let attempts = row.attempts + 1;
-    let store = &svc.inner.lock().store;
-    let result = match outcome {
+    Some(match outcome {
         Ok(()) => {
             tracing::debug!(subscription = delivery.subscription_arn, message_id = delivery.message_id, "delivered");
-            store.finish(row.id)
+            Settled::Done { id: row.id }
         }
         Err(why) => match backoff(delivery.kind, attempts) {
             Some(delay) => {
@@ -191,7 +229,7 @@ async fn run_one(service: Weak<Service>, client: &HttpClient, row: &OutboxRow, d
                     error = why,
                     "delivery failed; will retry"
                 );
-                store.retry_later(row.id, attempts, lamina_core::now_ms() + delay.as_millis() as i64)
+                Settled::Retry { id: row.id, attempts, not_before_ms: lamina_core::now_ms() + delay.as_millis() as i64 }
             }
             None => {
                 tracing::warn!(
@@ -201,13 +239,10 @@ async fn run_one(service: Weak<Service>, client: &HttpClient, row: &OutboxRow, d
                     error = why,
                     "delivery given up"
                 );
-                store.finish(row.id)
+                Settled::Done { id: row.id }
             }
         },
-    };
-    if let Err(e) = result {
-        tracing::error!(id = row.id, error = %e, "cannot update the topic outbox");
-    }
+    })
 }
 
 fn to_lambda(svc: &Service, d: &Delivery) -> Result<(), String> {

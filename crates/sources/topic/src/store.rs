@@ -10,6 +10,7 @@
 use rusqlite::{params, Connection};
 use std::path::Path;
 
+use crate::delivery::Settled;
 use crate::error::{TopicError, TopicResult};
 use crate::model::{Subscription, Topic};
 
@@ -124,16 +125,22 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    pub fn finish(&self, id: i64) -> TopicResult<()> {
-        self.conn.execute("DELETE FROM outbox WHERE id = ?1", params![id])?;
-        Ok(())
-    }
-
-    pub fn retry_later(&self, id: i64, attempts: u32, not_before_ms: i64) -> TopicResult<()> {
-        self.conn.execute(
-            "UPDATE outbox SET attempts = ?2, not_before_ms = ?3 WHERE id = ?1",
-            params![id, attempts, not_before_ms],
-        )?;
+    /// Writes attempts' outcomes back in one transaction.
+    pub fn settle(&mut self, settled: &[Settled]) -> TopicResult<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut delete = tx.prepare_cached("DELETE FROM outbox WHERE id = ?1")?;
+            let mut retry = tx.prepare_cached("UPDATE outbox SET attempts = ?2, not_before_ms = ?3 WHERE id = ?1")?;
+            for s in settled {
+                match s {
+                    Settled::Done { id } => delete.execute(params![id])?,
+                    Settled::Retry { id, attempts, not_before_ms } => {
+                        retry.execute(params![id, attempts, not_before_ms])?
+                    }
+                };
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 
