@@ -418,3 +418,28 @@ def test_restart_keeps_datapoints_and_alarms(start_server, tmp_path):
         minutes=5), EndTime=now() + datetime.timedelta(minutes=1), Period=360, Statistics=["Sum"])
     assert total(got) == 5
     assert cw.describe_alarms(AlarmNames=["kept"])["MetricAlarms"][0]["StateReason"] == "by hand"
+
+
+def test_alarm_state_change_publishes_to_an_sns_topic(server):
+    cw, sns, sqs = server.client("cloudwatch"), server.client("sns"), server.client("sqs")
+    topic = sns.create_topic(Name=unique("alarms"))["TopicArn"]
+    url = sqs.create_queue(QueueName=unique("alarm-inbox"))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    alarm = unique("to-sns")
+    cw.put_metric_alarm(AlarmName=alarm, Namespace="App", MetricName="Backlog", Statistic="Maximum",
+                        Dimensions=[{"Name": "Queue", "Value": "jobs"}], Period=60, EvaluationPeriods=1,
+                        Threshold=10, ComparisonOperator="GreaterThanThreshold", AlarmActions=[topic])
+    cw.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="testing the topic action")
+    msgs = wait_for(lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages"), timeout=15)
+    assert msgs, "the topic delivered nothing"
+    envelope = json.loads(msgs[0]["Body"])
+    assert envelope["Type"] == "Notification" and envelope["TopicArn"] == topic
+    assert envelope["Subject"] == f'ALARM: "{alarm}" in US East (N. Virginia)'
+    message = json.loads(envelope["Message"])
+    assert (message["AlarmName"], message["NewStateValue"], message["OldStateValue"]) == (
+        alarm, "ALARM", "INSUFFICIENT_DATA")
+    assert message["NewStateReason"] == "testing the topic action"
+    assert message["Trigger"]["MetricName"] == "Backlog" and message["Trigger"]["Statistic"] == "MAXIMUM"
+    assert message["Trigger"]["Dimensions"] == [{"value": "jobs", "name": "Queue"}]
+    assert message["AlarmArn"].endswith(f":alarm:{alarm}")

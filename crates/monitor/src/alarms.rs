@@ -9,10 +9,8 @@
 //! metric, periods aligned to the epoch, the newest being the period in
 //! progress (so an alarm reacts within one evaluation, not one period
 //! later), and applies `DatapointsToAlarm` and `TreatMissingData`
-//! ([`decide`]). A change of state with actions enabled invokes each
-//! Lambda function ARN among the new state's actions asynchronously with
-//! CloudWatch's alarm event. SNS topic ARNs are accepted but not yet
-//! delivered (no topic service yet).
+//! ([`decide`]). A change of state is returned as a [`Transition`], whose
+//! actions [`crate::actions`] runs.
 
 use crate::error::CwError;
 use crate::input::{self, dimensions, f64_opt, i64_opt, str_opt, str_req, strings};
@@ -21,7 +19,6 @@ use crate::query::iso8601;
 use crate::stats::{self, Stat};
 use crate::store::{Dims, Store};
 use lamina_scheduler::series::Series;
-use lamina_scheduler::Scheduler;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -86,11 +83,11 @@ impl Alarm {
         dims
     }
 
-    fn stat_name(&self) -> &str {
+    pub(crate) fn stat_name(&self) -> &str {
         self.statistic.as_deref().or(self.extended_statistic.as_deref()).unwrap_or("Average")
     }
 
-    fn actions_for(&self, state: &str) -> &[String] {
+    pub(crate) fn actions_for(&self, state: &str) -> &[String] {
         match state {
             "OK" => &self.ok_actions,
             "ALARM" => &self.alarm_actions,
@@ -437,7 +434,7 @@ impl Alarms {
 }
 
 /// The alarm moved to `state`, remembering what it left.
-fn apply(mut alarm: Alarm, state: &str, reason: &str, reason_data: Option<String>, now: f64) -> Transition {
+pub(crate) fn apply(mut alarm: Alarm, state: &str, reason: &str, reason_data: Option<String>, now: f64) -> Transition {
     let previous_value = std::mem::replace(&mut alarm.state_value, state.to_string());
     let previous_reason = std::mem::replace(&mut alarm.state_reason, reason.to_string());
     let previous_reason_data = std::mem::replace(&mut alarm.state_reason_data, reason_data);
@@ -535,7 +532,7 @@ pub fn decide(alarm: &Alarm, values: &[(i64, Option<f64>)]) -> Option<Decision> 
     }
     let breaching = verdicts.iter().flatten().filter(|b| **b).count();
     let shown: Vec<String> =
-        values.iter().rev().filter_map(|(t, v)| v.map(|v| format!("{v} ({})", iso8601(*t as f64)))).collect();
+        values.iter().rev().filter_map(|(t, v)| v.map(|v| format!("{} ({})", number(v), reason_time(*t)))).collect();
     let phrase = operator_phrase(&alarm.comparison_operator);
     let plural = |k: usize| if k == 1 { "" } else { "s" };
     if breaching >= m {
@@ -547,7 +544,7 @@ pub fn decide(alarm: &Alarm, values: &[(i64, Option<f64>)]) -> Option<Decision> 
                 plural(n),
                 shown.join(", "),
                 if breaching == 1 { "was" } else { "were" },
-                alarm.threshold,
+                number(alarm.threshold),
                 plural(m),
             ),
         })
@@ -561,10 +558,26 @@ pub fn decide(alarm: &Alarm, values: &[(i64, Option<f64>)]) -> Option<Decision> 
                 plural(n),
                 shown.join(", "),
                 if known - breaching == 1 { "was" } else { "were" },
-                alarm.threshold,
+                number(alarm.threshold),
             ),
         })
     }
+}
+
+/// A number as CloudWatch's reasons print it (Java's: `1.0`, `0.25`).
+fn number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.1}")
+    } else {
+        v.to_string()
+    }
+}
+
+/// A period's start as CloudWatch's reasons print it: `08/03/23 00:45:00`.
+fn reason_time(epoch_secs: i64) -> String {
+    chrono::DateTime::from_timestamp(epoch_secs, 0)
+        .map(|t| t.format("%d/%m/%y %H:%M:%S").to_string())
+        .unwrap_or_default()
 }
 
 /// StateReasonData's JSON, as CloudWatch writes it.
@@ -586,81 +599,35 @@ fn reason_data(alarm: &Alarm, values: &[(i64, Option<f64>)], now: f64) -> String
     .to_string()
 }
 
-/// CloudWatch's event for a Lambda alarm action.
-pub fn lambda_event(t: &Transition, region: &str, account_id: &str) -> Value {
-    let a = &t.alarm;
-    let stamp = |secs: f64| iso8601(secs).replace('Z', "+0000");
-    let dims: serde_json::Map<String, Value> =
-        a.dimensions.iter().map(|d| (d.name.clone(), Value::String(d.value.clone()))).collect();
-    let mut state =
-        json!({"value": a.state_value, "reason": a.state_reason, "timestamp": stamp(a.state_updated_timestamp)});
-    if let Some(data) = &a.state_reason_data {
-        state["reasonData"] = json!(data);
-    }
-    let mut previous =
-        json!({"value": t.previous_value, "reason": t.previous_reason, "timestamp": stamp(t.previous_timestamp)});
-    if let Some(data) = &t.previous_reason_data {
-        previous["reasonData"] = json!(data);
-    }
-    let mut metric_stat = json!({
-        "metric": {"namespace": a.namespace, "name": a.metric_name, "dimensions": dims},
-        "period": a.period,
-        "stat": a.stat_name(),
-    });
-    if let Some(unit) = &a.unit {
-        metric_stat["unit"] = json!(unit);
-    }
-    let mut configuration = json!({
-        "metrics": [{"id": uuid::Uuid::new_v4().to_string(), "metricStat": metric_stat, "returnData": true}],
-    });
-    if let Some(d) = &a.alarm_description {
-        configuration["description"] = json!(d);
-    }
-    json!({
-        "source": "aws.cloudwatch",
-        "alarmArn": a.alarm_arn,
-        "accountId": account_id,
-        "time": stamp(a.state_updated_timestamp),
-        "region": region,
-        "alarmData": {
-            "alarmName": a.alarm_name,
-            "state": state,
-            "previousState": previous,
-            "configuration": configuration,
-        },
-    })
-}
-
-/// Runs a transition's actions (if the alarm's actions are enabled):
-/// Lambda functions are invoked asynchronously through the durable queue.
-pub fn run_actions(scheduler: &Scheduler, t: &Transition) {
-    let a = &t.alarm;
-    if !a.actions_enabled {
-        return;
-    }
-    let config = scheduler.config();
-    for arn in a.actions_for(&a.state_value) {
-        if arn.contains(":sns:") {
-            tracing::warn!(alarm = a.alarm_name, topic = arn, "SNS alarm actions are not delivered yet");
-            continue;
-        }
-        let Ok(target) = lamina_core::names::FunctionRef::parse(arn) else {
-            tracing::warn!(alarm = a.alarm_name, action = arn, "alarm action is not a function");
-            continue;
-        };
-        let event = lambda_event(t, &config.region, &config.account_id).to_string();
-        let request_id = lamina_scheduler::new_request_id();
-        match scheduler.enqueue(&target.name, target.qualifier.as_deref(), &request_id, event.as_bytes()) {
-            Ok(()) => tracing::info!(
-                alarm = a.alarm_name,
-                function = target.name,
-                state = a.state_value,
-                "alarm action queued"
-            ),
-            Err(e) => {
-                tracing::warn!(alarm = a.alarm_name, function = target.name, error = %e, "cannot queue an alarm action")
-            }
-        }
+/// An alarm for unit tests.
+#[cfg(test)]
+pub(crate) fn test_alarm(op: &str, threshold: f64, n: i64, m: Option<i64>, treat: &str) -> Alarm {
+    Alarm {
+        alarm_name: "a".into(),
+        alarm_arn: "arn:aws:cloudwatch:us-east-1:000000000000:alarm:a".into(),
+        alarm_description: None,
+        alarm_configuration_updated_timestamp: 0.0,
+        actions_enabled: true,
+        ok_actions: vec![],
+        alarm_actions: vec![],
+        insufficient_data_actions: vec![],
+        state_value: "INSUFFICIENT_DATA".into(),
+        state_reason: String::new(),
+        state_reason_data: None,
+        state_updated_timestamp: 0.0,
+        state_transitioned_timestamp: 0.0,
+        metric_name: "Errors".into(),
+        namespace: "AWS/Lambda".into(),
+        statistic: Some("Sum".into()),
+        extended_statistic: None,
+        dimensions: vec![],
+        period: 60,
+        unit: None,
+        evaluation_periods: n,
+        datapoints_to_alarm: m,
+        threshold,
+        comparison_operator: op.into(),
+        treat_missing_data: treat.into(),
     }
 }
 
@@ -669,36 +636,6 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-
-    fn alarm(op: &str, threshold: f64, n: i64, m: Option<i64>, treat: &str) -> Alarm {
-        Alarm {
-            alarm_name: "a".into(),
-            alarm_arn: "arn:aws:cloudwatch:us-east-1:000000000000:alarm:a".into(),
-            alarm_description: None,
-            alarm_configuration_updated_timestamp: 0.0,
-            actions_enabled: true,
-            ok_actions: vec![],
-            alarm_actions: vec![],
-            insufficient_data_actions: vec![],
-            state_value: "INSUFFICIENT_DATA".into(),
-            state_reason: String::new(),
-            state_reason_data: None,
-            state_updated_timestamp: 0.0,
-            state_transitioned_timestamp: 0.0,
-            metric_name: "Errors".into(),
-            namespace: "AWS/Lambda".into(),
-            statistic: Some("Sum".into()),
-            extended_statistic: None,
-            dimensions: vec![],
-            period: 60,
-            unit: None,
-            evaluation_periods: n,
-            datapoints_to_alarm: m,
-            threshold,
-            comparison_operator: op.into(),
-            treat_missing_data: treat.into(),
-        }
-    }
 
     fn values(vs: &[Option<f64>]) -> Vec<(i64, Option<f64>)> {
         vs.iter().enumerate().map(|(i, v)| (i as i64 * 60, *v)).collect()
@@ -710,58 +647,53 @@ mod tests {
 
     #[test]
     fn thresholds_and_m_out_of_n() {
-        let a = alarm("GreaterThanOrEqualToThreshold", 1.0, 3, Some(2), "missing");
+        let a = test_alarm("GreaterThanOrEqualToThreshold", 1.0, 3, Some(2), "missing");
         assert_eq!(state(&a, &[Some(1.0), Some(0.0), Some(2.0)]).as_deref(), Some("ALARM"));
         assert_eq!(state(&a, &[Some(0.0), Some(0.0), Some(5.0)]).as_deref(), Some("OK"));
-        let strict = alarm("GreaterThanThreshold", 1.0, 1, None, "missing");
+        let strict = test_alarm("GreaterThanThreshold", 1.0, 1, None, "missing");
         assert_eq!(state(&strict, &[Some(1.0)]).as_deref(), Some("OK"));
-        let low = alarm("LessThanThreshold", 1.0, 1, None, "missing");
+        let low = test_alarm("LessThanThreshold", 1.0, 1, None, "missing");
         assert_eq!(state(&low, &[Some(0.5)]).as_deref(), Some("ALARM"));
         let d = decide(&a, &values(&[Some(1.0), Some(0.0), Some(2.0)])).unwrap();
         assert!(d.reason.starts_with("Threshold Crossed: 2 out of the last 3 datapoints ["), "{}", d.reason);
-        assert!(d.reason.contains("greater than or equal to the threshold (1)"), "{}", d.reason);
+        assert!(
+            d.reason.contains("[2.0 (01/01/70 00:02:00), 0.0 (01/01/70 00:01:00), 1.0 (01/01/70 00:00:00)]"),
+            "{}",
+            d.reason
+        );
+        assert!(d.reason.contains("greater than or equal to the threshold (1.0)"), "{}", d.reason);
     }
 
     #[test]
     fn missing_data_is_treated_as_configured() {
         let missing = [None, None];
         assert_eq!(
-            state(&alarm("GreaterThanThreshold", 0.0, 2, None, "missing"), &missing).as_deref(),
+            state(&test_alarm("GreaterThanThreshold", 0.0, 2, None, "missing"), &missing).as_deref(),
             Some("INSUFFICIENT_DATA")
         );
         assert_eq!(
-            state(&alarm("GreaterThanThreshold", 0.0, 2, None, "breaching"), &missing).as_deref(),
+            state(&test_alarm("GreaterThanThreshold", 0.0, 2, None, "breaching"), &missing).as_deref(),
             Some("ALARM")
         );
         assert_eq!(
-            state(&alarm("GreaterThanThreshold", 0.0, 2, None, "notBreaching"), &missing).as_deref(),
+            state(&test_alarm("GreaterThanThreshold", 0.0, 2, None, "notBreaching"), &missing).as_deref(),
             Some("OK")
         );
-        assert_eq!(state(&alarm("GreaterThanThreshold", 0.0, 2, None, "ignore"), &missing), None);
+        assert_eq!(state(&test_alarm("GreaterThanThreshold", 0.0, 2, None, "ignore"), &missing), None);
         // With some data, missing periods neither breach nor clear.
-        let a = alarm("GreaterThanThreshold", 0.0, 2, Some(1), "missing");
+        let a = test_alarm("GreaterThanThreshold", 0.0, 2, Some(1), "missing");
         assert_eq!(state(&a, &[None, Some(3.0)]).as_deref(), Some("ALARM"));
     }
 
     #[test]
-    fn transitions_remember_the_previous_state_and_build_the_lambda_event() {
-        let mut a = alarm("GreaterThanThreshold", 0.0, 1, None, "missing");
-        a.alarm_description = Some("errors".into());
-        a.dimensions = vec![Dimension { name: "FunctionName".into(), value: "f".into() }];
+    fn transitions_remember_the_previous_state() {
+        let a = test_alarm("GreaterThanThreshold", 0.0, 1, None, "missing");
         let t = apply(a, "ALARM", "Threshold Crossed", Some("{}".into()), 1_700_000_000.0);
         assert_eq!(
             (t.previous_value.as_str(), t.alarm.state_transitioned_timestamp),
             ("INSUFFICIENT_DATA", 1_700_000_000.0)
         );
-        let e = lambda_event(&t, "us-east-1", "000000000000");
-        assert_eq!(e["source"], "aws.cloudwatch");
-        assert_eq!(e["alarmData"]["state"]["value"], "ALARM");
-        assert_eq!(e["alarmData"]["previousState"]["value"], "INSUFFICIENT_DATA");
-        assert_eq!(
-            e["alarmData"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"]["FunctionName"],
-            "f"
-        );
-        assert_eq!(e["time"], "2023-11-14T22:13:20.000+0000");
+        assert_eq!((t.alarm.state_value.as_str(), t.alarm.state_reason.as_str()), ("ALARM", "Threshold Crossed"));
     }
 
     #[test]

@@ -8,14 +8,16 @@
 //!   GetMetricData from the scheduler's per-minute series
 //!   (`lamina_scheduler::series`) and `<data_dir>/metrics.sqlite`
 //!   ([`store`]); [`stats`] turns minutes into periods and statistics.
-//! - [`alarms::Alarms`] keeps metric alarms, evaluates them on a timer and
-//!   invokes Lambda alarm actions through the scheduler's durable queue.
+//! - [`alarms::Alarms`] keeps metric alarms and evaluates them on a timer;
+//!   [`actions`] runs a change of state's actions (Lambda functions through
+//!   the scheduler's durable queue, SNS topics through `lamina-topic`).
 //!
 //! One [`Service`] per scheduler, opened on first use. Its background task
 //! stores each minute of the series once the minute closes (and every
 //! minute on shutdown, through [`shutdown`]), drops data past 15 days, and
 //! evaluates alarms every `LAMINA_ALARM_EVAL_SECS` seconds (default 60).
 
+pub mod actions;
 pub mod alarms;
 pub mod api;
 pub mod cbor;
@@ -101,7 +103,7 @@ impl Service {
                 to = t.alarm.state_value,
                 "alarm state changed"
             );
-            alarms::run_actions(&scheduler, &t);
+            actions::run_actions(&scheduler, &t);
         }
     }
 }
@@ -190,7 +192,7 @@ async fn handle(
     let worker = svc.clone();
     let (operation, input) = (call.operation.clone(), call.input);
     let outcome = tokio::task::spawn_blocking(move || {
-        let run_actions = |t: &alarms::Transition| alarms::run_actions(&scheduler, t);
+        let run_actions = |t: &alarms::Transition| actions::run_actions(&scheduler, t);
         let cx = api::Context {
             metrics: &worker.metrics,
             alarms: &worker.alarms,
