@@ -210,8 +210,9 @@ def test_put_metric_data_statistics_and_validation(clients):
                 EndTime=now() + datetime.timedelta(minutes=5), Period=600, Statistics=["Sum"])
     assert cw.get_metric_statistics(Dimensions=dims, Unit="Seconds", **base)["Datapoints"] == []
     assert cw.get_metric_statistics(**base)["Datapoints"] == []
-    listed = cw.list_metrics(Namespace=ns)["Metrics"]
-    assert listed == [{"Namespace": ns, "MetricName": "Latency", "Dimensions": dims}]
+    for protocol in ("json", "cbor", "query"):
+        listed = clients[protocol].list_metrics(Namespace=ns, Dimensions=[])["Metrics"]
+        assert listed == [{"Namespace": ns, "MetricName": "Latency", "Dimensions": dims}], protocol
 
     def code(call, **kw):
         with pytest.raises(botocore.exceptions.ClientError) as e:
@@ -443,3 +444,32 @@ def test_alarm_state_change_publishes_to_an_sns_topic(server):
     assert message["Trigger"]["MetricName"] == "Backlog" and message["Trigger"]["Statistic"] == "MAXIMUM"
     assert message["Trigger"]["Dimensions"] == [{"value": "jobs", "name": "Queue"}]
     assert message["AlarmArn"].endswith(f":alarm:{alarm}")
+
+
+def test_latency_of_reads_and_writes(server, flaky):
+    """Prints (does not assert) per-call latency; run with -s to see it."""
+    body = json.dumps({"Namespace": "AWS/Lambda", "MetricName": "Duration",
+                       "Dimensions": [{"Name": "FunctionName", "Value": flaky}],
+                       "StartTime": time.time() - 3 * 3600, "EndTime": time.time() + 60, "Period": 60,
+                       "Statistics": ["Average", "Maximum"], "ExtendedStatistics": ["p99"]}).encode()
+    headers = {"X-Amz-Target": f"{TARGET}.GetMetricStatistics", "Content-Type": "application/x-amz-json-1.0"}
+
+    def timed(call, n):
+        samples = []
+        for _ in range(n):
+            started = time.perf_counter()
+            call()
+            samples.append((time.perf_counter() - started) * 1e6)
+        samples.sort()
+        return samples[len(samples) // 2], samples[int(len(samples) * 0.99) - 1]
+
+    def get():
+        with urllib.request.urlopen(urllib.request.Request(server.endpoint + "/", data=body, headers=headers),
+                                    timeout=10) as r:
+            assert r.status == 200 and json.loads(r.read())["Datapoints"]
+
+    cw = server.client("cloudwatch")
+    put = lambda: cw.put_metric_data(Namespace="Bench", MetricData=[{"MetricName": "M", "Value": 1}])  # noqa: E731
+    for label, call in (("GetMetricStatistics, 3 h at 60 s, raw HTTP", get), ("PutMetricData, boto3", put)):
+        p50, p99 = timed(call, 300)
+        print(f"\n{label}: p50 {p50:.0f} µs, p99 {p99:.0f} µs")

@@ -80,10 +80,12 @@ pub fn timestamp_req(input: &Value, name: &str) -> Result<f64, CwError> {
     timestamp_opt(input, name)?.ok_or_else(|| missing(name))
 }
 
-/// A list member; absent is empty.
+/// A list member; absent is empty, and so is the query protocol's
+/// `Name=` (how botocore sends an empty list).
 pub fn list<'a>(input: &'a Value, name: &str) -> Result<&'a [Value], CwError> {
     match input.get(name) {
         None | Some(Value::Null) => Ok(&[]),
+        Some(Value::String(s)) if s.is_empty() => Ok(&[]),
         Some(Value::Array(items)) => Ok(items),
         Some(v) => Err(invalid(name, v)),
     }
@@ -136,6 +138,8 @@ mod tests {
         assert!(matches!(i64_req(&json!({}), "Period"), Err(CwError::MissingParameter(_))));
         assert!(matches!(i64_req(&json!({"Period": "x"}), "Period"), Err(CwError::InvalidParameterValue(_))));
         assert!(timestamp_req(&json!({"T": "yesterday"}), "T").is_err());
+        assert!(list(&json!({"Dimensions": ""}), "Dimensions").unwrap().is_empty());
+        assert!(list(&json!({"Dimensions": "x"}), "Dimensions").is_err());
     }
 
     #[test]
