@@ -195,7 +195,7 @@ impl Alarms {
                 "EvaluationPeriods must be at least 1, and DatapointsToAlarm between 1 and EvaluationPeriods.".into(),
             ));
         }
-        if evaluation_periods * period > 7 * 24 * 3600 {
+        if evaluation_periods.saturating_mul(period) > 7 * 24 * 3600 {
             return Err(CwError::Validation("EvaluationPeriods times Period must not exceed one week.".into()));
         }
         let threshold = f64_opt(input, "Threshold")?.ok_or_else(|| required("Threshold"))?;

@@ -19,6 +19,8 @@ const LIST_PAGE: usize = 500;
 /// How far back and ahead PutMetricData accepts timestamps (seconds).
 const PUT_MAX_AGE_SECS: f64 = 14.0 * 24.0 * 3600.0;
 const PUT_MAX_AHEAD_SECS: f64 = 2.0 * 3600.0;
+/// Items one PutMetricData may carry, as CloudWatch's limit.
+const MAX_PUT_DATA: usize = 1000;
 
 /// What the operations work on.
 pub struct Context<'a> {
@@ -255,8 +257,15 @@ fn put_metric_data(cx: &Context<'_>, input: &Value) -> Result<Value, CwError> {
         )));
     }
     let now = lamina_core::now_ms() as f64 / 1000.0;
+    let data = list(input, "MetricData")?;
+    if data.len() > MAX_PUT_DATA {
+        return Err(CwError::InvalidParameterValue(format!(
+            "MetricData holds {} items; at most {MAX_PUT_DATA} are allowed.",
+            data.len()
+        )));
+    }
     let mut rows = Vec::new();
-    for datum in list(input, "MetricData")? {
+    for datum in data {
         let metric = str_req(datum, "MetricName")?;
         let dims = dimensions(datum)?;
         let at = input::timestamp_opt(datum, "Timestamp")?.unwrap_or(now);
@@ -290,12 +299,20 @@ fn datum_aggregate(datum: &Value, metric: &str) -> Result<Aggregate, CwError> {
             "The metric {metric} must have exactly one of Value, Values or StatisticValues."
         )));
     }
+    let finite = |v: f64| {
+        if v.is_finite() {
+            Ok(v)
+        } else {
+            Err(CwError::InvalidParameterValue(format!("The value {v} for metric {metric} is invalid.")))
+        }
+    };
     if let Some(v) = value {
-        return Ok(Aggregate::single(v));
+        return Ok(Aggregate::single(finite(v)?));
     }
     if let Some(s) = statistic_values {
         let get = |name| input::f64_opt(s, name)?.ok_or_else(|| input::missing(&format!("StatisticValues.{name}")));
-        let (count, sum, min, max) = (get("SampleCount")?, get("Sum")?, get("Minimum")?, get("Maximum")?);
+        let (count, sum, min, max) =
+            (finite(get("SampleCount")?)?, finite(get("Sum")?)?, finite(get("Minimum")?)?, finite(get("Maximum")?)?);
         if count <= 0.0 || min > max {
             return Err(CwError::InvalidParameterValue(format!("The StatisticValues of {metric} are inconsistent.")));
         }
@@ -313,10 +330,96 @@ fn datum_aggregate(datum: &Value, metric: &str) -> Result<Aggregate, CwError> {
     let mut pairs = Vec::with_capacity(values.len());
     for (i, v) in values.iter().enumerate() {
         let n = match counts.get(i) {
-            Some(c) => number(c)?,
+            Some(c) => finite(number(c)?)?,
             None => 1.0,
         };
-        pairs.push((number(v)?, n));
+        if n < 0.0 {
+            return Err(CwError::InvalidParameterValue(format!("The Counts of {metric} must not be negative.")));
+        }
+        pairs.push((finite(number(v)?)?, n));
     }
     Ok(Aggregate::of_values(&pairs))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::store::Store;
+
+    fn run(operation: &str, input: Value) -> Result<Value, CwError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.sqlite");
+        let metrics = Metrics::new(Store::open(&path).unwrap());
+        let alarms = Alarms::open(Store::open(&path).unwrap(), "us-east-1", "000000000000").unwrap();
+        let series = Series::default();
+        let cx = Context { metrics: &metrics, alarms: &alarms, series: &series, actions: &|_| {} };
+        if operation == "PutThenGet" {
+            dispatch(&cx, "PutMetricData", &input["put"])?;
+            return dispatch(&cx, "GetMetricStatistics", &input["get"]);
+        }
+        dispatch(&cx, operation, &input)
+    }
+
+    #[test]
+    fn values_as_the_query_protocol_sends_them_are_stored_and_read() {
+        let now = lamina_core::now_ms() / 1000;
+        let out = run(
+            "PutThenGet",
+            json!({
+                "put": {"Namespace": "App", "MetricData": [
+                    {"MetricName": "M", "Values": ["1", "3"], "Counts": ["2", "1"]}]},
+                "get": {"Namespace": "App", "MetricName": "M", "StartTime": (now - 600).to_string(),
+                        "EndTime": (now + 60).to_string(), "Period": "60", "Statistics": ["Sum", "SampleCount"]},
+            }),
+        )
+        .unwrap();
+        let points = out["Datapoints"].as_array().unwrap();
+        assert_eq!(points.len(), 1);
+        assert_eq!((points[0]["Sum"].as_f64(), points[0]["SampleCount"].as_f64()), (Some(5.0), Some(3.0)));
+        assert_eq!(points[0]["Unit"], "None");
+    }
+
+    #[test]
+    fn bad_values_are_refused_not_stored() {
+        let put = |datum: Value| run("PutMetricData", json!({"Namespace": "App", "MetricData": [datum]}));
+        for bad in [
+            json!({"MetricName": "M", "Value": "NaN"}),
+            json!({"MetricName": "M", "Values": ["inf"]}),
+            json!({"MetricName": "M", "Values": [1], "Counts": [-1]}),
+            json!({"MetricName": "M", "Values": [1, 2], "Counts": [1]}),
+            json!({"MetricName": "M", "StatisticValues": {"SampleCount": 1, "Sum": 1, "Minimum": 2, "Maximum": 1}}),
+            json!({"MetricName": "M", "Value": 1, "Timestamp": 0}),
+        ] {
+            assert!(matches!(put(bad.clone()), Err(CwError::InvalidParameterValue(_))), "{bad}");
+        }
+        let too_many: Vec<Value> = (0..1001).map(|_| json!({"MetricName": "M", "Value": 1})).collect();
+        assert!(run("PutMetricData", json!({"Namespace": "App", "MetricData": too_many})).is_err());
+    }
+
+    #[test]
+    fn extreme_windows_and_periods_answer_errors_not_panics() {
+        let get = |start: Value, end: Value, period: Value| {
+            run(
+                "GetMetricStatistics",
+                json!({"Namespace": "App", "MetricName": "M", "StartTime": start, "EndTime": end,
+                       "Period": period, "Statistics": ["Sum"]}),
+            )
+        };
+        assert!(get(json!(-1e300), json!(-1e299), json!(60)).is_err());
+        assert!(get(json!(0), json!(1e11), json!(60)).is_err());
+        assert!(get(json!(0), json!(1e11), json!(9e14)).unwrap()["Datapoints"].as_array().unwrap().is_empty());
+        assert!(get(json!(0), json!(60), json!(0)).is_err());
+        let query = |stat: &str| {
+            run(
+                "GetMetricData",
+                json!({"StartTime": 0, "EndTime": 60, "MetricDataQueries": [{"Id": "a", "MetricStat": {
+                    "Metric": {"Namespace": "App", "MetricName": "M"}, "Period": 60, "Stat": stat}}]}),
+            )
+        };
+        assert!(query("p99").is_ok());
+        assert!(matches!(query("tm99"), Err(CwError::InvalidParameterValue(_))));
+        assert!(matches!(run("Frobnicate", json!({})), Err(CwError::UnknownOperation(_))));
+    }
 }

@@ -54,8 +54,20 @@ pub fn bool_opt(input: &Value, name: &str) -> Result<Option<bool>, CwError> {
     }
 }
 
-/// Epoch seconds from a number or an ISO 8601 string.
+/// Latest timestamp accepted (year 5138): keeps minute arithmetic far
+/// from overflow.
+const MAX_EPOCH_SECS: f64 = 1e11;
+
+/// Epoch seconds from a number or an ISO 8601 string, from 1970 on.
 pub fn timestamp_opt(input: &Value, name: &str) -> Result<Option<f64>, CwError> {
+    let secs = timestamp_any(input, name)?;
+    match secs {
+        Some(s) if !(0.0..=MAX_EPOCH_SECS).contains(&s) => Err(invalid(name, &input[name])),
+        other => Ok(other),
+    }
+}
+
+fn timestamp_any(input: &Value, name: &str) -> Result<Option<f64>, CwError> {
     match input.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => Ok(n.as_f64()),
@@ -138,6 +150,8 @@ mod tests {
         assert!(matches!(i64_req(&json!({}), "Period"), Err(CwError::MissingParameter(_))));
         assert!(matches!(i64_req(&json!({"Period": "x"}), "Period"), Err(CwError::InvalidParameterValue(_))));
         assert!(timestamp_req(&json!({"T": "yesterday"}), "T").is_err());
+        assert!(timestamp_req(&json!({"T": -1e300}), "T").is_err());
+        assert!(timestamp_req(&json!({"T": 1e300}), "T").is_err());
         assert!(list(&json!({"Dimensions": ""}), "Dimensions").unwrap().is_empty());
         assert!(list(&json!({"Dimensions": "x"}), "Dimensions").is_err());
     }

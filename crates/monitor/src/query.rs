@@ -14,18 +14,30 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-/// The form's `Action` and its other parameters folded into a JSON object.
-pub fn decode(form: &[(String, String)]) -> (Option<String>, Value) {
+/// Deepest parameter name CloudWatch has (`MetricDataQueries.member.1.
+/// MetricStat.Metric.Dimensions.member.1.Name` is 9); deeper names are
+/// refused rather than folded recursively.
+const MAX_DEPTH: usize = 16;
+
+/// The form's `Action` and its other parameters folded into a JSON object;
+/// `Err` names a parameter nested too deeply.
+pub fn decode(form: &[(String, String)]) -> Result<(Option<String>, Value), String> {
     let mut action = None;
     let mut root = Node::default();
     for (key, value) in form {
         match key.as_str() {
             "Action" => action = Some(value.clone()),
             "Version" => {}
-            _ => root.put(&key.split('.').collect::<Vec<_>>(), value.clone()),
+            _ => {
+                let path: Vec<&str> = key.split('.').collect();
+                if path.len() > MAX_DEPTH {
+                    return Err(format!("The parameter {key} is not a CloudWatch parameter."));
+                }
+                root.put(&path, value.clone());
+            }
         }
     }
-    (action, root.into_json())
+    Ok((action, root.into_json()))
 }
 
 #[derive(Default)]
@@ -149,13 +161,20 @@ mod tests {
             "Action=GetMetricStatistics&Version=2010-08-01&Namespace=AWS%2FLambda&Statistics.member.2=Sum\
              &Statistics.member.1=Average&Statistics.member.10=Maximum&Dimensions.member.1.Name=FunctionName\
              &Dimensions.member.1.Value=f&Period=60",
-        ));
+        ))
+        .unwrap();
         assert_eq!(action.as_deref(), Some("GetMetricStatistics"));
         assert_eq!(
             params,
             json!({"Namespace": "AWS/Lambda", "Period": "60", "Statistics": ["Average", "Sum", "Maximum"],
                    "Dimensions": [{"Name": "FunctionName", "Value": "f"}]})
         );
+    }
+
+    #[test]
+    fn absurdly_deep_names_are_refused() {
+        let deep = format!("Action=ListMetrics&{}=1", vec!["a"; 10_000].join("."));
+        assert!(decode(&pairs(&deep)).is_err());
     }
 
     #[test]

@@ -84,7 +84,7 @@ pub fn decode(
                 form.extend(form_urlencoded::parse(q.as_bytes()).into_owned());
             }
             form.extend(form_urlencoded::parse(body).into_owned());
-            let (action, input) = query::decode(&form);
+            let (action, input) = query::decode(&form).map_err(|e| fail(CwError::InvalidParameterValue(e)))?;
             let operation = action.ok_or_else(|| fail(CwError::MissingParameter("Action is required.".into())))?;
             Ok(Call { protocol, operation, input })
         }
