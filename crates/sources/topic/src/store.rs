@@ -148,3 +148,57 @@ impl Store {
         Ok(self.conn.query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::model::Protocol;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn topics_subscriptions_and_owed_deliveries_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("topics.sqlite");
+        {
+            let mut store = Store::open(&path).unwrap();
+            let topic = Topic {
+                arn: "arn:aws:sns:us-east-1:000000000000:t".into(),
+                name: "t".into(),
+                attributes: BTreeMap::from([("DisplayName".to_string(), "d".to_string())]),
+                tags: BTreeMap::new(),
+            };
+            store.put_topic(&topic).unwrap();
+            store
+                .put_subscription(&Subscription {
+                    arn: format!("{}:s", topic.arn),
+                    topic_arn: topic.arn.clone(),
+                    protocol: Protocol::Http,
+                    endpoint: "http://127.0.0.1:1/".into(),
+                    owner: "000000000000".into(),
+                    attributes: BTreeMap::new(),
+                    confirmed: false,
+                    token: "tok".into(),
+                })
+                .unwrap();
+            store.push_outbox(&["a".into(), "b".into(), "c".into()], 1_000).unwrap();
+            let due = store.due(1_000, 10).unwrap();
+            assert_eq!(due.iter().map(|r| r.body.as_str()).collect::<Vec<_>>(), ["a", "b", "c"]);
+            store
+                .settle(&[
+                    Settled::Done { id: due[0].id },
+                    Settled::Retry { id: due[1].id, attempts: 1, not_before_ms: 5_000 },
+                ])
+                .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let (topics, subs) = store.load().unwrap();
+        assert_eq!(topics[0].attributes["DisplayName"], "d");
+        assert_eq!(subs[0].token, "tok");
+        assert!(!subs[0].confirmed);
+        assert_eq!(store.outbox_len().unwrap(), 2);
+        assert_eq!(store.due(1_000, 10).unwrap().iter().map(|r| r.body.as_str()).collect::<Vec<_>>(), ["c"]);
+        let later = store.due(5_000, 10).unwrap();
+        assert_eq!(later.iter().map(|r| (r.body.as_str(), r.attempts)).collect::<Vec<_>>(), [("c", 0), ("b", 1)]);
+    }
+}
