@@ -134,7 +134,8 @@ async fn background(svc: Weak<Service>, alarm_every: Duration) {
         }
         if last_purge.elapsed() > Duration::from_secs(3600) {
             last_purge = std::time::Instant::now();
-            if let Err(e) = svc.metrics.purge() {
+            let worker = svc.clone();
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || worker.metrics.purge()).await {
                 tracing::warn!(error = %e, "cannot purge old metrics");
             }
         }
