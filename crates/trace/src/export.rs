@@ -17,6 +17,9 @@ use opentelemetry_sdk::trace::{BatchSpanProcessor, SpanProcessor};
 use opentelemetry_sdk::Resource;
 use std::time::Duration;
 
+/// The nice value of the export thread: encoding a batch must not preempt
+/// the invoke path on a busy machine (it needs a few percent of a core).
+const EXPORT_THREAD_NICE: libc::c_int = 10;
 /// How long one export request may take.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The path OTLP/HTTP receivers take traces on.
@@ -80,9 +83,29 @@ pub(crate) fn processor(url: &str, service: &str) -> Result<BatchSpanProcessor, 
         .with_timeout(EXPORT_TIMEOUT)
         .build()
         .map_err(|e| invalid(e.to_string()))?;
-    let mut processor = BatchSpanProcessor::builder(exporter).build();
+    let mut processor = with_lowered_priority(move || BatchSpanProcessor::builder(exporter).build());
     processor.set_resource(&Resource::builder_empty().with_service_name(service.to_string()).build());
     Ok(processor)
+}
+
+/// Runs `build` on a helper thread whose nice value was raised first: the
+/// SDK's export thread, spawned inside `build`, inherits it (Linux keeps
+/// nice values per thread and copies them to new threads).
+fn with_lowered_priority<T: Send>(build: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| {
+        let helper = scope.spawn(|| {
+            // SAFETY: setpriority only reads its integer arguments; `who` 0
+            // is the calling thread (Linux applies nice values per thread).
+            if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, EXPORT_THREAD_NICE) } != 0 {
+                tracing::debug!("could not lower the trace export thread's priority");
+            }
+            build()
+        });
+        match helper.join() {
+            Ok(built) => built,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
 }
 
 /// An [`HttpClient`] that runs hyper on the server's tokio runtime.
