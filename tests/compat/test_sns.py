@@ -528,6 +528,8 @@ def test_restart_keeps_topics_subscriptions_and_owed_deliveries(start_server, tm
     sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=hook)
     for i in range(20):
         sns.publish(TopicArn=topic, Message=f"m{i}", MessageAttributes={"k": attr("yes")})
+    fifo = sns.create_topic(Name="durable.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+    first = sns.publish(TopicArn=fifo, Message="f", MessageGroupId="g", MessageDeduplicationId="once")
     srv.stop(signal.SIGKILL)
 
     ep = Endpoint(port=port)
@@ -539,6 +541,9 @@ def test_restart_keeps_topics_subscriptions_and_owed_deliveries(start_server, tm
         assert sns.list_tags_for_resource(ResourceArn=topic)["Tags"] == [{"Key": "k", "Value": "v"}]
         sattrs = sns.get_subscription_attributes(SubscriptionArn=qsub)["Attributes"]
         assert sattrs["RawMessageDelivery"] == "true" and json.loads(sattrs["FilterPolicy"]) == {"k": ["yes"]}
+        # The FIFO deduplication window survives too.
+        again = sns.publish(TopicArn=fifo, Message="f", MessageGroupId="g", MessageDeduplicationId="once")
+        assert (again["MessageId"], again["SequenceNumber"]) == (first["MessageId"], first["SequenceNumber"])
         sns.publish(TopicArn=topic, Message="after", MessageAttributes={"k": attr("yes")})
         sns.publish(TopicArn=topic, Message="filtered out", MessageAttributes={"k": attr("no")})
         # Every publish answered 200 before the kill reaches the queue (at least once).

@@ -14,7 +14,7 @@ use crate::envelope::{self, Message, Urls};
 use crate::error::{TopicError, TopicResult};
 use crate::filter::Policy;
 use crate::model::{self, MessageAttribute, Protocol, Subscription, Topic};
-use crate::store::Store;
+use crate::store::{Dedup, Store};
 
 /// One Publish (or one PublishBatch entry).
 #[derive(Debug, Clone, Default)]
@@ -71,6 +71,14 @@ fn not_found() -> TopicError {
 impl Service {
     pub(crate) fn new(scheduler: Arc<Scheduler>, store: Store) -> TopicResult<Self> {
         let (topics, subs) = store.load()?;
+        let dedup = store
+            .live_dedups(lamina_core::now_ms())?
+            .into_iter()
+            .map(|d| {
+                let published = Published { message_id: d.message_id, sequence_number: d.sequence_number };
+                ((d.topic, d.dedup_id), (published, d.expires_ms))
+            })
+            .collect();
         let config = scheduler.config();
         Ok(Self {
             region: config.region.clone(),
@@ -80,7 +88,7 @@ impl Service {
                 store,
                 topics: topics.into_iter().map(|t| (t.arn.clone(), t)).collect(),
                 subscriptions: subs.into_iter().map(|s| (s.arn.clone(), s)).collect(),
-                dedup: HashMap::new(),
+                dedup,
                 sequence: 0,
             }),
             scheduler,
@@ -295,7 +303,7 @@ impl Service {
                 group_id: None,
                 dedup_id: None,
             };
-            inner.store.push_outbox(&[d.encode()?], now)?;
+            inner.store.push_outbox(&[d.encode()?], None, now)?;
             self.wake.notify_one();
         }
         inner.subscriptions.insert(sub.arn.clone(), sub.clone());
@@ -428,9 +436,16 @@ impl Service {
             message.message = per_protocol.for_protocol(sub.protocol).to_string();
             rows.push(self.delivery(sub, &message, &input, dedup_id.as_deref()).encode()?);
         }
-        inner.store.push_outbox(&rows, now)?;
-        if let Some(id) = dedup_id {
-            inner.dedup.insert((topic.arn.clone(), id), (published.clone(), now + DEDUP_WINDOW_MS));
+        let dedup = dedup_id.map(|id| Dedup {
+            topic: topic.arn.clone(),
+            dedup_id: id,
+            message_id: published.message_id.clone(),
+            sequence_number: published.sequence_number.clone(),
+            expires_ms: now + DEDUP_WINDOW_MS,
+        });
+        inner.store.push_outbox(&rows, dedup.as_ref(), now)?;
+        if let Some(d) = dedup {
+            inner.dedup.insert((d.topic, d.dedup_id), (published.clone(), d.expires_ms));
         }
         drop(inner);
         if !rows.is_empty() {

@@ -35,7 +35,25 @@ const SCHEMA: &str = "
         attempts INTEGER NOT NULL DEFAULT 0,
         not_before_ms INTEGER NOT NULL
     );
-    CREATE INDEX IF NOT EXISTS outbox_due ON outbox (not_before_ms);";
+    CREATE INDEX IF NOT EXISTS outbox_due ON outbox (not_before_ms);
+    CREATE TABLE IF NOT EXISTS fifo_dedup (
+        topic TEXT NOT NULL,
+        dedup_id TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        sequence_number TEXT,
+        expires_ms INTEGER NOT NULL,
+        PRIMARY KEY (topic, dedup_id)
+    );";
+
+/// A FIFO topic's memory of one deduplication id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dedup {
+    pub topic: String,
+    pub dedup_id: String,
+    pub message_id: String,
+    pub sequence_number: Option<String>,
+    pub expires_ms: i64,
+}
 
 fn encode<T: serde::Serialize>(v: &T) -> TopicResult<String> {
     serde_json::to_string(v).map_err(|e| TopicError::Internal(format!("encoding a row: {e}")))
@@ -98,9 +116,10 @@ impl Store {
         Ok(())
     }
 
-    /// Queues deliveries (one transaction: all or none).
-    pub fn push_outbox(&mut self, bodies: &[String], now_ms: i64) -> TopicResult<()> {
-        if bodies.is_empty() {
+    /// Queues deliveries, and remembers a FIFO message's deduplication id,
+    /// in one transaction: all or none.
+    pub fn push_outbox(&mut self, bodies: &[String], dedup: Option<&Dedup>, now_ms: i64) -> TopicResult<()> {
+        if bodies.is_empty() && dedup.is_none() {
             return Ok(());
         }
         let tx = self.conn.transaction()?;
@@ -109,9 +128,40 @@ impl Store {
             for b in bodies {
                 stmt.execute(params![b, now_ms])?;
             }
+            if let Some(d) = dedup {
+                tx.prepare_cached("DELETE FROM fifo_dedup WHERE expires_ms <= ?1")?.execute(params![now_ms])?;
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO fifo_dedup (topic, dedup_id, message_id, sequence_number, expires_ms) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![
+                    d.topic,
+                    d.dedup_id,
+                    d.message_id,
+                    d.sequence_number,
+                    d.expires_ms
+                ])?;
+            }
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Deduplication ids still within their window.
+    pub fn live_dedups(&self, now_ms: i64) -> TopicResult<Vec<Dedup>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT topic, dedup_id, message_id, sequence_number, expires_ms FROM fifo_dedup WHERE expires_ms > ?1",
+        )?;
+        let rows = stmt.query_map(params![now_ms], |r| {
+            Ok(Dedup {
+                topic: r.get(0)?,
+                dedup_id: r.get(1)?,
+                message_id: r.get(2)?,
+                sequence_number: r.get(3)?,
+                expires_ms: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     /// Deliveries due by `now_ms`, oldest first.
@@ -181,7 +231,14 @@ mod tests {
                     token: "tok".into(),
                 })
                 .unwrap();
-            store.push_outbox(&["a".into(), "b".into(), "c".into()], 1_000).unwrap();
+            let dedup = Dedup {
+                topic: topic.arn.clone(),
+                dedup_id: "d".into(),
+                message_id: "m".into(),
+                sequence_number: Some("1".into()),
+                expires_ms: 301_000,
+            };
+            store.push_outbox(&["a".into(), "b".into(), "c".into()], Some(&dedup), 1_000).unwrap();
             let due = store.due(1_000, 10).unwrap();
             assert_eq!(due.iter().map(|r| r.body.as_str()).collect::<Vec<_>>(), ["a", "b", "c"]);
             store
@@ -197,6 +254,8 @@ mod tests {
         assert_eq!(subs[0].token, "tok");
         assert!(!subs[0].confirmed);
         assert_eq!(store.outbox_len().unwrap(), 2);
+        assert_eq!(store.live_dedups(2_000).unwrap()[0].message_id, "m");
+        assert!(store.live_dedups(301_000).unwrap().is_empty());
         assert_eq!(store.due(1_000, 10).unwrap().iter().map(|r| r.body.as_str()).collect::<Vec<_>>(), ["c"]);
         let later = store.due(5_000, 10).unwrap();
         assert_eq!(later.iter().map(|r| (r.body.as_str(), r.attempts)).collect::<Vec<_>>(), [("c", 0), ("b", 1)]);
