@@ -135,6 +135,13 @@ enum Command {
         /// How sandboxes are isolated.
         #[arg(long, value_enum, default_value = "namespaces")]
         isolation: Isolation,
+        /// Threads serving the HTTP data path, each with its own listening socket and runtime, so
+        /// an invocation is handled on one core (0: one shared multi-threaded runtime).
+        #[arg(long, default_value_t = 0, env = "LAMINA_SHARDS")]
+        shards: usize,
+        /// Pin shard i, and the sandboxes it starts, to CPU i.
+        #[arg(long, env = "LAMINA_PIN_SHARDS")]
+        pin_shards: bool,
         /// Format of Lamina's own log (levels from RUST_LOG, default info).
         #[arg(long, value_enum, default_value = "text")]
         log_format: LogFormat,
@@ -281,6 +288,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             price_gb_second,
             price_million_requests,
             isolation,
+            shards,
+            pin_shards,
             log_format,
             telemetry,
         } => {
@@ -300,6 +309,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 config.capacity_mib = mib;
             }
             config.telemetry = telemetry.resolve()?;
+            config.shards = shards;
+            config.pin_shards = pin_shards;
             config.isolation = match isolation {
                 Isolation::Namespaces => lamina_core::config::IsolationMode::Namespaces,
                 Isolation::Process => lamina_core::config::IsolationMode::Process,

@@ -45,6 +45,12 @@ pub struct Config {
     pub prices: Prices,
     /// Which observability outputs are on.
     pub telemetry: Telemetry,
+    /// Threads serving the HTTP data path, each with its own runtime and
+    /// listening socket (see [`crate::shard`]); 0 serves from the shared
+    /// multi-threaded runtime instead.
+    pub shards: usize,
+    /// Pin shard `i` (and the sandboxes it starts) to CPU `i`.
+    pub pin_shards: bool,
 }
 
 /// The observability outputs, each of which can be switched off (to run
@@ -104,6 +110,8 @@ impl Config {
             capacity_mib: default_capacity_mib(),
             prices: Prices::default(),
             telemetry: Telemetry::default(),
+            shards: 0,
+            pin_shards: false,
         }
     }
 

@@ -8,6 +8,7 @@
 //!   their rendering as Lambda's `FunctionConfiguration`.
 //! - [`runtime`]: the runtimes Lamina runs and how each one starts.
 //! - [`config`]: the server's resolved configuration.
+//! - [`shard`]: which data-path thread (shard) the current thread is.
 //! - [`event_pattern`]: the JSON matching language of event filtering
 //!   (FilterCriteria, EventBridge patterns, SNS filter policies).
 //!
@@ -19,6 +20,7 @@ pub mod event_pattern;
 pub mod function;
 pub mod names;
 pub mod runtime;
+pub mod shard;
 
 pub use config::Config;
 pub use function::{Alias, FunctionVersion, LATEST};

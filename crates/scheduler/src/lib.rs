@@ -358,9 +358,20 @@ impl Scheduler {
         drop(dropped);
     }
 
+    /// The warmest idle sandbox of the version, preferring one served by the
+    /// caller's shard (a same-thread hand-off instead of a cross-core wake-up).
     async fn take_idle(&self, key: &PoolKey) -> Option<Warm> {
+        let shard = lamina_core::shard::current();
         loop {
-            let mut warm = self.idle.lock().get_mut(key)?.pop()?;
+            let mut warm = {
+                let mut idle = self.idle.lock();
+                let pool = idle.get_mut(key)?;
+                let local = shard.and_then(|s| pool.iter().rposition(|w| w.shard == Some(s)));
+                match local {
+                    Some(i) => pool.remove(i),
+                    None => pool.pop()?,
+                }
+            };
             if warm.is_alive().await {
                 return Some(warm);
             }

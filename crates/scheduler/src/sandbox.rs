@@ -51,6 +51,9 @@ pub(crate) struct Warm {
     /// When the sandbox's process was started (the end of the cold start's
     /// platform part, the start of the runtime's init).
     pub(crate) spawned: Instant,
+    /// The data-path shard whose runtime serves this sandbox's Runtime API
+    /// (`lamina_core::shard`); invocations from that shard prefer it.
+    pub(crate) shard: Option<usize>,
 }
 
 /// Why a sandbox is started (`AWS_LAMBDA_INITIALIZATION_TYPE`).
@@ -145,6 +148,7 @@ pub(crate) async fn cold_start(
         last_used: Instant::now(),
         log_stream,
         spawned,
+        shard: lamina_core::shard::current(),
     };
     match ready {
         Some(InitOutcome::Ready) => Ok(warm),

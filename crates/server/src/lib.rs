@@ -16,6 +16,7 @@ mod front_door;
 mod functions;
 mod invoke;
 mod misc;
+mod shards;
 mod stream_invoke;
 
 use axum::extract::DefaultBodyLimit;
@@ -163,6 +164,9 @@ pub fn router(app: Arc<App>) -> Router {
 /// Serves until ctrl-c or SIGTERM.
 pub async fn serve(config: Config) -> Result<(), StartError> {
     let addr = config.listen;
+    if config.shards > 0 {
+        return serve_sharded(config).await;
+    }
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
     let app = App::open(config)?;
     let scheduler = app.scheduler.clone();
@@ -176,10 +180,36 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(StartError::Serve)?;
-    lamina_monitor::shutdown(&scheduler);
+    stop_services(&scheduler);
+    Ok(())
+}
+
+/// [`serve`] with the data path on `config.shards` threads ([`shards`]).
+async fn serve_sharded(config: Config) -> Result<(), StartError> {
+    let (addr, n, pin) = (config.listen, config.shards, config.pin_shards);
+    let app = App::open(config)?;
+    let scheduler = app.scheduler.clone();
+    let data_dir = app.config.data_dir.clone();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let served = shards::serve(router(app), addr, n, pin, stop_rx);
+    tokio::pin!(served);
+    tracing::info!(%addr, data_dir = %data_dir.display(), "lamina is ready");
+    tokio::select! {
+        r = &mut served => r?,
+        _ = shutdown_signal() => {
+            stop_tx.send_replace(true);
+            served.await?;
+        }
+    }
+    stop_services(&scheduler);
+    Ok(())
+}
+
+/// Stops what runs beside the HTTP server once it has finished serving.
+fn stop_services(scheduler: &Arc<Scheduler>) {
+    lamina_monitor::shutdown(scheduler);
     scheduler.shutdown();
     tracing::info!("lamina stopped");
-    Ok(())
 }
 
 async fn shutdown_signal() {
