@@ -50,6 +50,7 @@ pub(crate) struct Inner {
     subscriptions: BTreeMap<String, Subscription>,
     /// (topic, dedup id) → (message id, sequence number, expiry ms).
     dedup: HashMap<(String, String), (Published, i64)>,
+    /// The last FIFO sequence number given.
     sequence: u64,
 }
 
@@ -231,8 +232,8 @@ impl Service {
     // ---- subscriptions ----
 
     /// Subscribe: lambda and sqs are confirmed at once; http(s) get a
-    /// SubscriptionConfirmation and stay pending until confirmed. Returns
-    /// the subscription and whether it is new.
+    /// SubscriptionConfirmation and stay pending until confirmed.
+    /// Subscribing an endpoint again returns its existing subscription.
     pub fn subscribe(
         &self,
         topic_arn: &str,
@@ -413,8 +414,9 @@ impl Service {
             }
         }
         let sequence_number = if topic.is_fifo() {
-            inner.sequence += 1;
-            Some(format!("{:020}", (now as u64).saturating_mul(1000) + inner.sequence % 1000))
+            // Strictly increasing, and ahead of any number given before a restart.
+            inner.sequence = (inner.sequence + 1).max((now as u64).saturating_mul(1000));
+            Some(format!("{:020}", inner.sequence))
         } else {
             None
         };
