@@ -291,8 +291,8 @@ impl Protocol {
                 matches!(parts.as_slice(), ["arn", _, "lambda", _, _, "function", name, ..] if !name.is_empty() && parts.len() <= 8)
             }
             Self::Sqs => matches!(parts.as_slice(), ["arn", _, "sqs", _, _, name] if !name.is_empty()),
-            Self::Http => endpoint.starts_with("http://") && endpoint.len() > "http://".len(),
-            Self::Https => endpoint.starts_with("https://") && endpoint.len() > "https://".len(),
+            Self::Http => endpoint.starts_with("http://") && is_url(endpoint),
+            Self::Https => endpoint.starts_with("https://") && is_url(endpoint),
         };
         if ok {
             return Ok(());
@@ -356,6 +356,10 @@ impl Subscription {
         }
         out
     }
+}
+
+fn is_url(endpoint: &str) -> bool {
+    endpoint.parse::<http::Uri>().is_ok_and(|u| u.host().is_some_and(|h| !h.is_empty()))
 }
 
 /// Checks one subscription attribute being set.
@@ -430,6 +434,8 @@ mod tests {
         assert!(Protocol::Sqs.validate_endpoint("http://x/q").is_err());
         assert!(Protocol::Http.validate_endpoint("http://127.0.0.1:1/x").is_ok());
         assert!(Protocol::Https.validate_endpoint("http://127.0.0.1:1/x").is_err());
+        assert!(Protocol::Http.validate_endpoint("http://").is_err());
+        assert!(Protocol::Http.validate_endpoint("http://a b/").is_err());
         assert_eq!(Protocol::parse("email").unwrap_err().code(), "InvalidParameter");
     }
 

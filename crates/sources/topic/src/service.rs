@@ -309,6 +309,12 @@ impl Service {
         }
         inner.subscriptions.insert(sub.arn.clone(), sub.clone());
         tracing::info!(subscription = sub.arn, protocol = protocol.as_str(), endpoint, "subscribed");
+        if protocol == Protocol::Https {
+            tracing::warn!(
+                subscription = sub.arn,
+                "https endpoints get nothing: this build of Lamina has no TLS client"
+            );
+        }
         Ok(sub)
     }
 
