@@ -17,6 +17,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Version};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::cors;
 use crate::event::{self, Context, HttpRequest};
@@ -24,6 +25,8 @@ use crate::gateway::{Gateway, ServedUrl, Target};
 use crate::stream;
 use lamina_scheduler::{InvokeError, InvokeRequest};
 
+/// The longest a runtime may initialise (Lambda's init phase limit).
+const MAX_INIT: Duration = Duration::from_secs(10);
 /// API Gateway's payload limit for HTTP APIs.
 const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
 
@@ -158,6 +161,16 @@ async fn invoke(
         tail_log: false,
     };
     let origin = lamina_scheduler::Origin { trigger: lamina_scheduler::Trigger::Http, queued_since: None };
+    // When the function's own limits (init and timeout) end it before the
+    // integration times out, await it here: a spawned task would cost a
+    // hand-off to another worker on every request.
+    let function_limit = Duration::from_secs(u64::from(req.version.timeout_secs)) + MAX_INIT;
+    if function_limit < target.timeout {
+        return match scheduler.invoke_from(req, origin).await {
+            Ok(result) => Outcome::Answered(result),
+            Err(e) => Outcome::Rejected(e),
+        };
+    }
     let task = tokio::spawn(async move { scheduler.invoke_from(req, origin).await });
     match tokio::time::timeout(target.timeout, task).await {
         Ok(Ok(Ok(result))) => Outcome::Answered(result),
