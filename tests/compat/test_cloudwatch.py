@@ -473,3 +473,22 @@ def test_latency_of_reads_and_writes(server, flaky):
     for label, call in (("GetMetricStatistics, 3 h at 60 s, raw HTTP", get), ("PutMetricData, boto3", put)):
         p50, p99 = timed(call, 300)
         print(f"\n{label}: p50 {p50:.0f} µs, p99 {p99:.0f} µs")
+
+
+def test_closed_minutes_survive_kill_9(start_server, tmp_path):
+    """The flusher stores each minute once it closes: a crash loses at most
+    the minute in progress. Waits for a minute to close (up to ~66 s)."""
+    data = str(tmp_path / "crash")
+    srv = start_server(data)
+    lam = srv.client("lambda")
+    fn = create(lam, {"app.py": FLAKY})
+    for i in range(4):
+        invoke(lam, fn, {"fail": i == 3})
+    invoked_minute = int(time.time() // 60)
+    # The flusher looks every 5 s for a closed minute.
+    time.sleep((invoked_minute + 1) * 60 - time.time() + 6)
+    srv.stop(signal.SIGKILL)
+    srv = start_server(data, port=srv.port)
+    cw = srv.client("cloudwatch")
+    assert total(stats(cw, fn, "Invocations", Statistics=["Sum"])) == 4
+    assert total(stats(cw, fn, "Errors", Statistics=["Sum"])) == 1
