@@ -181,6 +181,9 @@ def test_list_metrics_lists_the_function_metrics(clients, flaky, protocol):
     assert {"Invocations", "Errors", "Duration", "ConcurrentExecutions"} <= names
     assert "Throttles" not in names
     assert all({"Name": "FunctionName", "Value": flaky} in m["Dimensions"] for m in listed)
+    recent = cw.list_metrics(Namespace="AWS/Lambda", RecentlyActive="PT3H",
+                             Dimensions=[{"Name": "FunctionName", "Value": flaky}])["Metrics"]
+    assert {m["MetricName"] for m in recent} == names
     only = cw.list_metrics(Namespace="AWS/Lambda", MetricName="Errors",
                            Dimensions=[{"Name": "FunctionName", "Value": flaky}])["Metrics"]
     assert {tuple(sorted(d["Name"] for d in m["Dimensions"])) for m in only} == {

@@ -6,7 +6,7 @@
 use crate::alarms::Alarms;
 use crate::error::CwError;
 use crate::input::{self, dimensions, dimensions_json, i64_req, list, str_opt, str_req, strings, timestamp_req};
-use crate::metrics::{Metrics, LAMBDA_NAMESPACE};
+use crate::metrics::{Metrics, LAMBDA_NAMESPACE, RETENTION_MINUTES};
 use crate::stats::{self, Aggregate, Stat};
 use crate::store::{Dims, Row};
 use lamina_scheduler::series::Series;
@@ -68,9 +68,18 @@ fn list_metrics(cx: &Context<'_>, input: &Value) -> Result<Value, CwError> {
             .map_err(|_| CwError::InvalidParameterValue(format!("The NextToken {t} is not valid.")))?,
         None => 0,
     };
+    let minutes = match str_opt(input, "RecentlyActive") {
+        None => RETENTION_MINUTES,
+        Some("PT3H") => 3 * 60,
+        Some(other) => {
+            return Err(CwError::InvalidParameterValue(format!(
+                "The value {other} for parameter RecentlyActive is invalid; use PT3H."
+            )))
+        }
+    };
     let matching: Vec<_> = cx
         .metrics
-        .list(cx.series)?
+        .list(cx.series, minutes)?
         .into_iter()
         .filter(|id| namespace.is_none_or(|n| n == id.namespace))
         .filter(|id| metric.is_none_or(|m| m == id.metric))

@@ -112,13 +112,15 @@ impl Metrics {
         Ok(Minutes { minutes: merged.into_iter().collect(), unit })
     }
 
-    /// Every metric with datapoints in the retention window, each once,
-    /// including the account-wide and `Resource` forms of Lambda's.
-    pub fn list(&self, series: &Series) -> Result<Vec<MetricId>, CwError> {
+    /// Every metric with datapoints in the last `minutes` minutes (at most
+    /// the retention window), each once, including the account-wide and
+    /// `Resource` forms of Lambda's.
+    pub fn list(&self, series: &Series, minutes: i64) -> Result<Vec<MetricId>, CwError> {
         let now = series::now_minute();
+        let since = now - minutes.min(RETENTION_MINUTES);
         let inner = self.inner.lock();
-        let mut ids = inner.store.metrics_since(now - RETENTION_MINUTES)?;
-        let live_from = inner.watermark.max(now - RETENTION_MINUTES);
+        let mut ids = inner.store.metrics_since(since)?;
+        let live_from = inner.watermark.max(since);
         drop(inner);
         for (function, minute) in series.minutes(live_from, now) {
             for row in lambda_rows(&function, &minute) {
@@ -250,7 +252,7 @@ mod tests {
         assert_eq!(sum(&m, "Invocations", &resource), 5.0);
         resource[1].1 = "f:live".into();
         assert_eq!(sum(&m, "Invocations", &resource), 0.0);
-        let ids = m.list(&series).unwrap();
+        let ids = m.list(&series, RETENTION_MINUTES).unwrap();
         let lambda_invocations = ids.iter().filter(|i| i.metric == "Invocations").count();
         // f, g, account-wide, and f and g with Resource.
         assert_eq!(lambda_invocations, 5);
