@@ -8,8 +8,10 @@
 //! - [`error::AwsError`] is the one error value every service answers with:
 //!   HTTP status, error type (`x-amzn-ErrorType`) and message.
 //! - [`lambda`] holds the Lambda control API's requests and responses.
+//! - [`xml`] escapes text for the services that answer in XML.
 
 pub mod error;
 pub mod lambda;
+pub mod xml;
 
 pub use error::AwsError;

@@ -36,9 +36,9 @@ use axum::response::Response;
 use axum::Router;
 use error::CwError;
 use http::HeaderMap;
+use lamina_scheduler::services::PerScheduler;
 use lamina_scheduler::Scheduler;
 use metrics::Metrics;
-use parking_lot::Mutex;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -55,7 +55,7 @@ pub struct Service {
 }
 
 /// Open services, one per scheduler.
-static SERVICES: Mutex<Vec<(Weak<Scheduler>, Arc<Service>)>> = Mutex::new(Vec::new());
+static SERVICES: PerScheduler<Service> = PerScheduler::new();
 
 impl Service {
     /// Opens `<data_dir>/metrics.sqlite` and starts the background task.
@@ -75,14 +75,7 @@ impl Service {
 
     /// The service for this scheduler, opening it on first use.
     pub fn for_scheduler(scheduler: &Arc<Scheduler>) -> Result<Arc<Self>, CwError> {
-        let mut services = SERVICES.lock();
-        services.retain(|(s, _)| s.strong_count() > 0);
-        if let Some((_, svc)) = services.iter().find(|(s, _)| s.upgrade().is_some_and(|s| Arc::ptr_eq(&s, scheduler))) {
-            return Ok(svc.clone());
-        }
-        let svc = Self::open(scheduler)?;
-        services.push((Arc::downgrade(scheduler), svc.clone()));
-        Ok(svc)
+        SERVICES.get_or_open(scheduler, || Self::open(scheduler))
     }
 
     /// Stores the series' closed minutes (all of them when `include_open`).
@@ -150,12 +143,7 @@ async fn background(svc: Weak<Service>, alarm_every: Duration) {
 /// Stores every minute still only in memory; the server calls it once it
 /// has stopped serving.
 pub fn shutdown(scheduler: &Arc<Scheduler>) {
-    let found = SERVICES
-        .lock()
-        .iter()
-        .find(|(s, _)| s.upgrade().is_some_and(|s| Arc::ptr_eq(&s, scheduler)))
-        .map(|(_, svc)| svc.clone());
-    if let Some(svc) = found {
+    if let Some(svc) = SERVICES.get(scheduler) {
         svc.flush(true);
     }
 }

@@ -10,6 +10,7 @@
 //!   lists are not flattened), the one map (`ExtendedStatistics`)
 //!   `<entry><key/><value/></entry>`, timestamps ISO 8601.
 
+use lamina_api::xml::escape;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -138,10 +139,6 @@ pub fn iso8601(secs: f64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
         .unwrap_or_default()
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ pub mod provisioned;
 pub mod resolve;
 mod sandbox;
 pub mod series;
+pub mod services;
 pub mod spans;
 pub mod streaming;
 

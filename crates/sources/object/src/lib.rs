@@ -37,9 +37,9 @@ pub mod xml;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::response::Response;
 use axum::Router;
+use lamina_scheduler::services::PerScheduler;
 use lamina_scheduler::Scheduler;
-use parking_lot::Mutex;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use deliver::Notifier;
 use error::{S3Error, S3Result};
@@ -56,7 +56,7 @@ pub struct Service {
 }
 
 /// Open services, one per scheduler.
-static SERVICES: Mutex<Vec<(Weak<Scheduler>, Arc<Service>)>> = Mutex::new(Vec::new());
+static SERVICES: PerScheduler<Service> = PerScheduler::new();
 
 impl Service {
     /// Opens `<data_dir>/objects.sqlite` and `<data_dir>/objects/`, and
@@ -80,14 +80,7 @@ impl Service {
 
     /// The service for this scheduler, opening it on first use.
     pub fn for_scheduler(scheduler: &Arc<Scheduler>) -> S3Result<Arc<Self>> {
-        let mut services = SERVICES.lock();
-        services.retain(|(s, _)| s.strong_count() > 0);
-        if let Some((_, svc)) = services.iter().find(|(s, _)| s.upgrade().is_some_and(|s| Arc::ptr_eq(&s, scheduler))) {
-            return Ok(svc.clone());
-        }
-        let svc = Self::open(scheduler)?;
-        services.push((Arc::downgrade(scheduler), svc.clone()));
-        Ok(svc)
+        SERVICES.get_or_open(scheduler, || Self::open(scheduler))
     }
 
     /// Runs a store call on the blocking pool.

@@ -7,6 +7,7 @@
 //! or lacks a required element, is `MalformedXML`.
 
 use crate::error::{S3Error, S3Result};
+use lamina_api::xml::escape_into;
 
 /// The namespace S3 puts on every answer's root element.
 pub const NAMESPACE: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
@@ -62,20 +63,6 @@ impl XmlWriter {
 
     pub fn finish(self) -> String {
         self.out
-    }
-}
-
-fn escape_into(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
     }
 }
 

@@ -35,8 +35,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use http::HeaderMap;
+use lamina_scheduler::services::PerScheduler;
 use lamina_scheduler::Scheduler;
-use parking_lot::Mutex;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -51,7 +51,7 @@ pub struct Service {
 }
 
 /// Open services, one per scheduler (both routers of a server share one).
-static SERVICES: Mutex<Vec<(Weak<Scheduler>, Arc<Service>)>> = Mutex::new(Vec::new());
+static SERVICES: PerScheduler<Service> = PerScheduler::new();
 
 impl Service {
     /// Opens `<data_dir>/queues.sqlite`, restores queues and mappings, and
@@ -78,14 +78,7 @@ impl Service {
 
     /// The service for this scheduler, opening it on first use.
     pub fn for_scheduler(scheduler: &Arc<Scheduler>) -> Result<Arc<Self>, SqsError> {
-        let mut services = SERVICES.lock();
-        services.retain(|(s, _)| s.strong_count() > 0);
-        if let Some((_, svc)) = services.iter().find(|(s, _)| s.upgrade().is_some_and(|s| Arc::ptr_eq(&s, scheduler))) {
-            return Ok(svc.clone());
-        }
-        let svc = Self::open(scheduler.clone())?;
-        services.push((Arc::downgrade(scheduler), svc.clone()));
-        Ok(svc)
+        SERVICES.get_or_open(scheduler, || Self::open(scheduler.clone()))
     }
 }
 

@@ -13,6 +13,7 @@
 use crate::error::SqsError;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode};
+pub use lamina_api::xml::escape;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -259,23 +260,6 @@ fn write_element(xml: &mut String, name: &str, v: &Value, action: &str) {
         }
         other => xml.push_str(&format!("<{name}>{other}</{name}>")),
     }
-}
-
-/// XML text escaping (also `\r`, which XML parsers would otherwise fold).
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

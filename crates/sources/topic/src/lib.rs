@@ -29,7 +29,7 @@ pub mod store;
 pub mod xml;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, State};
@@ -37,15 +37,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use http::{HeaderValue, StatusCode};
+use lamina_scheduler::services::PerScheduler;
 use lamina_scheduler::Scheduler;
-use parking_lot::Mutex;
 
 pub use error::TopicError;
 pub use model::MessageAttribute;
 pub use service::{PublishInput, Published, Service};
 
 /// Open services, one per scheduler (the routers and other crates share it).
-static SERVICES: Mutex<Vec<(Weak<Scheduler>, Arc<Service>)>> = Mutex::new(Vec::new());
+static SERVICES: PerScheduler<Service> = PerScheduler::new();
 
 impl Service {
     /// Opens `<data_dir>/topics.sqlite`, restores topics and subscriptions,
@@ -64,14 +64,7 @@ impl Service {
 
     /// The service for this scheduler, opening it on first use.
     pub fn for_scheduler(scheduler: &Arc<Scheduler>) -> Result<Arc<Self>, TopicError> {
-        let mut services = SERVICES.lock();
-        services.retain(|(s, _)| s.strong_count() > 0);
-        if let Some((_, svc)) = services.iter().find(|(s, _)| s.upgrade().is_some_and(|s| Arc::ptr_eq(&s, scheduler))) {
-            return Ok(svc.clone());
-        }
-        let svc = Self::open(scheduler.clone())?;
-        services.push((Arc::downgrade(scheduler), svc.clone()));
-        Ok(svc)
+        SERVICES.get_or_open(scheduler, || Self::open(scheduler.clone()))
     }
 
     /// Publishes to a standard topic, as the Publish action does; returns

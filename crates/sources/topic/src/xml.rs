@@ -9,6 +9,7 @@
 //! <ResponseMetadata><RequestId>` documents written by [`Response`], with
 //! maps as `<entry><key/><value/></entry>` and lists as `<member>`.
 
+pub use lamina_api::xml::escape;
 use std::collections::BTreeMap;
 
 use crate::error::{TopicError, TopicResult};
@@ -199,23 +200,6 @@ impl Response {
             escape(request_id)
         )
     }
-}
-
-/// XML text escaping (also `\r`, which parsers would otherwise fold into `\n`).
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
