@@ -538,6 +538,36 @@ def test_notification_to_topic(server, s3):
     assert record["s3"]["configurationId"] == "to-topic"
 
 
+def test_owed_notifications_survive_kill_9(start_server):
+    """A notification its target cannot take yet (the queue is gone) stays
+    owed across a crash and is delivered once the target is back."""
+    srv = start_server()
+    s3, sqs = srv.client("s3"), srv.client("sqs")
+    name = unique("s3owed")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    qarn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    b = new_bucket(s3)
+    s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={
+        "QueueConfigurations": [{"Id": "all", "QueueArn": qarn, "Events": ["s3:ObjectCreated:*"]}]})
+    sqs.delete_queue(QueueUrl=url)
+    s3.put_object(Bucket=b, Key="owed.txt", Body=b"owed")
+    time.sleep(0.5)  # the first delivery attempt fails: no queue
+    srv.stop(signal.SIGKILL)
+
+    srv2 = start_server(data_dir=srv.data_dir)
+    sqs = srv2.client("sqs")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    records = []
+
+    def poll():
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            records.extend(json.loads(m["Body"]).get("Records", []))
+        return records
+
+    assert wait_for(poll, timeout=20), srv2.log()
+    assert [(r["eventName"], r["s3"]["object"]["key"]) for r in records] == [("ObjectCreated:Put", "owed.txt")]
+
+
 def test_notification_destinations_are_validated(s3):
     b = new_bucket(s3)
     with pytest.raises(botocore.exceptions.ClientError) as e:

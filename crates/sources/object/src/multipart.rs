@@ -146,7 +146,7 @@ pub async fn complete(svc: &Arc<Service>, call: &Call, body: Body) -> S3Result<R
             return Err(e);
         }
     }
-    svc.notifier.emit(created(svc, call, "ObjectCreated:CompleteMultipartUpload", &object));
+    svc.notifier.emit(created(svc, call, "ObjectCreated:CompleteMultipartUpload", &object)).await;
     let host = call.header("host").unwrap_or("localhost");
     let mut w = XmlWriter::new();
     w.root("CompleteMultipartUploadResult");

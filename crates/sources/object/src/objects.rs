@@ -72,7 +72,7 @@ pub async fn put(svc: &Arc<Service>, call: &Call, body: Body) -> S3Result<Respon
         attrs,
     };
     commit(svc, call, &object).await?;
-    svc.notifier.emit(created(svc, call, "ObjectCreated:Put", &object));
+    svc.notifier.emit(created(svc, call, "ObjectCreated:Put", &object)).await;
     let mut resp = StatusCode::OK.into_response();
     resp.headers_mut().insert(header::ETAG, etag_header(&object.etag));
     if let Some((name, value)) = &object.attrs.checksum {
@@ -236,17 +236,19 @@ async fn remove(svc: &Arc<Service>, call: &Call, key: &str) -> S3Result<()> {
     let (b, k) = (call.bucket.clone(), key.to_string());
     if let Some(old) = svc.db(move |s| s.delete_object(&b, &k)).await? {
         svc.files.remove(std::slice::from_ref(&old.file));
-        svc.notifier.emit(Happened {
-            event: "ObjectRemoved:Delete",
-            region: &svc.region,
-            account: &svc.account_id,
-            bucket: &call.bucket,
-            key,
-            created: None,
-            time_ms: lamina_core::now_ms(),
-            source_ip: &call.source_ip,
-            request_id: &call.request_id,
-        });
+        svc.notifier
+            .emit(Happened {
+                event: "ObjectRemoved:Delete",
+                region: &svc.region,
+                account: &svc.account_id,
+                bucket: &call.bucket,
+                key,
+                created: None,
+                time_ms: lamina_core::now_ms(),
+                source_ip: &call.source_ip,
+                request_id: &call.request_id,
+            })
+            .await;
     }
     Ok(())
 }
@@ -322,7 +324,7 @@ pub async fn copy(svc: &Arc<Service>, call: &Call) -> S3Result<Response> {
         attrs,
     };
     commit(svc, call, &object).await?;
-    svc.notifier.emit(created(svc, call, "ObjectCreated:Copy", &object));
+    svc.notifier.emit(created(svc, call, "ObjectCreated:Copy", &object)).await;
     let mut w = XmlWriter::new();
     w.root("CopyObjectResult");
     w.elem("LastModified", &iso8601(object.modified_ms));

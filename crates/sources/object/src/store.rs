@@ -106,7 +106,16 @@ CREATE TABLE IF NOT EXISTS parts (
     modified_ms INTEGER NOT NULL,
     PRIMARY KEY (upload_id, number)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    arn TEXT NOT NULL,
+    message TEXT NOT NULL
+);
 ";
+
+/// A bucket notification owed to a target: (kind, target ARN, message).
+pub type Owed = (String, String, String);
 
 fn attrs_json(a: &Attrs) -> String {
     serde_json::to_string(a).unwrap_or_else(|_| "{}".into())
@@ -209,6 +218,38 @@ impl Store {
         let mut stmt = conn.prepare("SELECT name, notification FROM buckets WHERE notification IS NOT NULL")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    // ---- the notification outbox
+
+    /// Records notifications owed to targets; their ids, in order.
+    pub fn add_owed(&self, owed: &[Owed]) -> S3Result<Vec<i64>> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        let mut ids = Vec::with_capacity(owed.len());
+        {
+            let mut stmt = tx.prepare("INSERT INTO outbox (kind, arn, message) VALUES (?1, ?2, ?3)")?;
+            for (kind, arn, message) in owed {
+                stmt.execute(params![kind, arn, message])?;
+                ids.push(tx.last_insert_rowid());
+            }
+        }
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    /// Every notification still owed, oldest first.
+    pub fn owed(&self) -> S3Result<Vec<(i64, Owed)>> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare("SELECT id, kind, arn, message FROM outbox ORDER BY id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Forgets a delivered notification.
+    pub fn delivered(&self, id: i64) -> S3Result<()> {
+        self.conn.lock().execute("DELETE FROM outbox WHERE id = ?1", params![id])?;
+        Ok(())
     }
 
     // ---- objects
