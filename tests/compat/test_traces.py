@@ -109,6 +109,8 @@ def collector():
 def traced(start_server, collector, monkeypatch):
     # Export within 100 ms instead of the batch processor's default 5 s.
     monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "100")
+    # Record every trace (the default keeps one a second, then 5%).
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_on")
     return start_server(extra_args=["--otlp-endpoint", collector.url])
 
 
@@ -271,3 +273,28 @@ def test_telemetry_off_exports_no_spans_and_counts_nothing(start_server, collect
     assert events == [], "function log capture is off"
     time.sleep(0.5)
     assert collector.spans == []
+
+
+def test_default_sampling_is_xrays_one_a_second_then_five_percent(start_server, collector, monkeypatch):
+    """Without OTEL_TRACES_SAMPLER, traces that start at Lamina follow
+    X-Ray's default rule; a caller's Sampled=1 is always recorded."""
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "100")
+    monkeypatch.delenv("OTEL_TRACES_SAMPLER", raising=False)
+    srv = start_server(extra_args=["--otlp-endpoint", collector.url])
+    lam = srv.client("lambda")
+    name = create(lam, {"app.py": TRACE_FN})
+    invoke(lam, name, {})  # warm up
+    time.sleep(1.2)
+    started = time.time()
+    seen = [invoke(lam, name, {})[1] for _ in range(40)]
+    took = time.time() - started
+    sampled = [xray_fields(h)["Sampled"] for h in seen]
+    # The first of each second is recorded, then about 1 in 20.
+    assert sampled[0] == "1", sampled
+    assert sampled.count("1") <= int(took) + 2 + 10, (sampled, took)
+    assert sampled.count("0") >= 20, sampled
+    # A caller that asks for the trace gets it recorded and exported.
+    root = "1-5759e988-bd862e3fe1be46a994272794"
+    status, request_id, _ = raw_invoke(srv, name, {"X-Amzn-Trace-Id": f"Root={root};Sampled=1"})
+    assert status == 200
+    collector.wait(lambda s: attributes(s.attributes).get("faas.invocation_id") == request_id)

@@ -95,13 +95,14 @@ struct Cold {
 impl InvocationTrace {
     /// Starts the trace: continues the caller's (`incoming` is an
     /// `X-Amzn-Trace-Id` value) or starts a new one. A caller's sampling
-    /// decision is kept; otherwise traces are sampled when they are exported.
+    /// decision is kept; otherwise the tracer's sampler decides (none when
+    /// nothing is exported).
     pub(crate) fn begin(tracer: &Tracer, incoming: Option<&str>, origin: Origin) -> Self {
         let wall = SystemTime::now();
         let context = incoming.and_then(TraceContext::from_xray).unwrap_or_else(|| {
             TraceContext::new_root(wall.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs())
         });
-        let sampled = context.sampled.unwrap_or(tracer.is_enabled());
+        let sampled = context.sampled.unwrap_or_else(|| tracer.sample_new(&context.trace_id));
         Self {
             context,
             sampled,

@@ -16,6 +16,7 @@
 
 pub mod context;
 pub mod export;
+pub mod sampler;
 
 pub use context::{new_span_id, TraceContext};
 pub use export::{check_endpoint, resolve_endpoint, ExportError};
@@ -49,6 +50,7 @@ pub struct Span {
 pub struct Tracer {
     processor: Option<BatchSpanProcessor>,
     scope: InstrumentationScope,
+    sampler: sampler::Sampler,
 }
 
 impl std::fmt::Debug for Tracer {
@@ -60,17 +62,27 @@ impl std::fmt::Debug for Tracer {
 impl Tracer {
     /// A tracer that records nothing.
     pub fn disabled() -> Self {
-        Self { processor: None, scope: scope() }
+        Self { processor: None, scope: scope(), sampler: sampler::Sampler::AlwaysOff }
     }
 
     /// Exports to the OTLP/HTTP traces URL `url` (see [`resolve_endpoint`])
     /// as service `service`. Must be called inside a tokio runtime.
     pub fn start(url: &str, service: &str) -> Result<Self, ExportError> {
-        Ok(Self { processor: Some(export::processor(url, service)?), scope: scope() })
+        Ok(Self {
+            processor: Some(export::processor(url, service)?),
+            scope: scope(),
+            sampler: sampler::Sampler::from_env(),
+        })
     }
 
     pub fn is_enabled(&self) -> bool {
         self.processor.is_some()
+    }
+
+    /// Whether a trace that starts here, with no caller's decision, is
+    /// recorded (never when nothing exports); see [`sampler`].
+    pub fn sample_new(&self, trace_id: &[u8; 16]) -> bool {
+        self.is_enabled() && self.sampler.sample(trace_id)
     }
 
     /// Queues a span for export; never blocks (a full queue drops it).
