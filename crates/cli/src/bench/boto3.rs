@@ -10,8 +10,6 @@ use super::load::{micros, percentile, EVENT};
 /// A boto3-style request slower than this is counted as a stall.
 pub(super) const STALL: Duration = Duration::from_millis(30);
 
-// boto3-style requests: headers and body in two writes, Nagle on
-
 /// Sequential boto3-style invokes on one connection for `duration`.
 /// `nodelay` false leaves Nagle on (the worst case: the body waits for the
 /// ACK of the headers); botocore itself sets TCP_NODELAY.

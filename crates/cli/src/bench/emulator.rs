@@ -16,8 +16,6 @@ pub(super) const EMULATOR_WARMUP: Duration = Duration::from_secs(3);
 /// The emulator compiles the function on its first invoke.
 pub(super) const EMULATOR_FIRST_INVOKE: Duration = Duration::from_secs(20 * 60);
 
-// cargo-lambda's emulator
-
 /// A running `cargo lambda watch`; its whole process group is killed on drop.
 pub(super) struct Emulator {
     child: tokio::process::Child,

@@ -7,8 +7,6 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 
-// The floor: a bare loopback HTTP echo
-
 /// Starts an in-process HTTP/1.1 server on 127.0.0.1:0 that answers every
 /// request with its body. Dropping the handle stops accepting.
 pub(super) async fn start_floor() -> anyhow::Result<(SocketAddr, AbortOnDrop)> {

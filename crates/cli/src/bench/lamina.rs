@@ -24,9 +24,6 @@ pub(super) const BENCH_MEMORY_MIB: u32 = 1769;
 const BURST_MEMORY_MIB: u32 = 128;
 const PYTHON_NOOP: &str = "def handler(event, context):\n    return event\n";
 pub(super) const PROVIDED_NAME: &str = "bench-provided-noop";
-/// The payload every warm case sends.
-
-// Lamina
 
 pub(super) fn zip(files: &[(&str, &[u8], u32)]) -> anyhow::Result<Vec<u8>> {
     let mut out = std::io::Cursor::new(Vec::new());

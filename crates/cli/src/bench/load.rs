@@ -9,12 +9,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::time::{Duration, Instant};
 
+/// The payload every warm case sends.
 pub(super) const EVENT: &[u8] = b"{}";
 /// Warm-up per client before a measured run, for Lamina and the floor.
 pub(super) const WARMUP: Duration = Duration::from_millis(300);
-/// The emulator starts each extra instance with `cargo run`: warm up longer.
-
-// Measurements
 
 /// One measured run: `clients` concurrent clients for a fixed duration.
 pub(super) struct Run {

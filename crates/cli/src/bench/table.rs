@@ -2,8 +2,6 @@
 
 use super::load::{micros, Run};
 
-// The comparison table
-
 /// The value of one table cell, if that column was measured.
 pub(super) fn cell(runs: Option<&[Run]>, row: &Row) -> Option<f64> {
     let run = runs?.iter().find(|r| r.clients == row.clients())?;
