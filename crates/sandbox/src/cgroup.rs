@@ -403,17 +403,6 @@ fn write(path: &Path, value: &str) -> Result<(), SandboxError> {
     fs::write(path, value).map_err(|source| SandboxError::Cgroup { path: path.to_owned(), source })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unescapes_mountinfo() {
-        assert_eq!(unescape("/a\\040b"), "/a b");
-        assert_eq!(unescape("/plain"), "/plain");
-    }
-}
-
 /// Kills and removes sandbox cgroups left behind by a server that died
 /// without cleaning up (SIGKILL, power loss). A cgroup is named
 /// `<server pid>-<n>`; only those whose server process is gone are touched,
@@ -451,4 +440,15 @@ pub fn reap_orphans() -> usize {
         }
     }
     removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unescapes_mountinfo() {
+        assert_eq!(unescape("/a\\040b"), "/a b");
+        assert_eq!(unescape("/plain"), "/plain");
+    }
 }
