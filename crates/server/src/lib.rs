@@ -189,11 +189,11 @@ async fn serve_sharded(config: Config) -> Result<(), StartError> {
     let (addr, n, pin) = (config.listen, config.shards, config.pin_shards);
     let app = App::open(config)?;
     let scheduler = app.scheduler.clone();
-    let data_dir = app.config.data_dir.clone();
+    tracing::info!(data_dir = %app.config.data_dir.display(), "data directory open");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // Says "lamina is ready" once every shard listens.
     let served = shards::serve(router(app), addr, n, pin, stop_rx);
     tokio::pin!(served);
-    tracing::info!(%addr, data_dir = %data_dir.display(), "lamina is ready");
     tokio::select! {
         r = &mut served => r?,
         _ = shutdown_signal() => {

@@ -48,7 +48,7 @@ pub async fn serve(
             None => break,
         }
     }
-    tracing::info!(shards = n, pinned = pin, "data path sharded");
+    tracing::info!(%addr, shards = n, pinned = pin, "lamina is ready");
     let joined = tokio::task::spawn_blocking(move || {
         for t in threads {
             let _ = t.join();
