@@ -28,6 +28,17 @@ BINARY = os.environ.get("LAMINA_BIN", os.path.join(ROOT, "target", "release", "l
 FUNCTIONS = os.path.join(os.path.dirname(__file__), "functions")
 
 
+def wait_for(predicate, timeout=15, interval=0.05):
+    """Polls predicate() until it returns something truthy or timeout seconds
+    pass; returns the last value, so the caller's assertion shows it."""
+    deadline = time.time() + timeout
+    while True:
+        value = predicate()
+        if value or time.time() > deadline:
+            return value
+        time.sleep(interval)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

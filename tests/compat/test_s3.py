@@ -23,7 +23,7 @@ import xml.etree.ElementTree as ET
 import botocore.exceptions
 import pytest
 
-from conftest import ROOT, create, unique
+from conftest import ROOT, create, unique, wait_for
 
 AWS = os.path.join(os.path.dirname(sys.executable), "aws")
 MiB = 1024 * 1024
@@ -56,16 +56,6 @@ def aws(server, *args, check=True):
     if check and proc.returncode != 0:
         raise AssertionError(f"aws {' '.join(args)} failed: {proc.stderr}")
     return proc
-
-
-def wait_for(predicate, timeout=15, interval=0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
 
 
 # ---- buckets

@@ -23,7 +23,7 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import create, invoke, log_tail, unique, zip_files
+from conftest import create, invoke, log_tail, unique, wait_for, zip_files
 
 ARN_PREFIX = "arn:aws:lambda:us-east-1:000000000000:function:"
 
@@ -98,16 +98,6 @@ def records(srv, name):
         if e["message"].startswith("RECORD "):
             out.append(json.loads(e["message"][len("RECORD "):]))
     return out
-
-
-def wait_for(pred, timeout, interval=0.1):
-    """Polls pred until it returns something truthy; returns the last value."""
-    deadline = time.time() + timeout
-    while True:
-        value = pred()
-        if value or time.time() > deadline:
-            return value
-        time.sleep(interval)
 
 
 def expect_error(code, status_code, call, **kwargs):

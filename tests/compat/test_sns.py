@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from botocore.exceptions import ClientError
 
+import conftest
 from conftest import ROOT, create, free_port, unique
 
 
@@ -37,14 +38,12 @@ def error_of(exc_info):
     return err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"]
 
 
-def wait_for(predicate, timeout=15, interval=0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
+def wait_for(predicate, **kw):
+    """conftest's wait_for that fails the test when the condition never holds."""
+    value = conftest.wait_for(predicate, **kw)
+    if not value:
+        raise AssertionError("condition not met in time")
+    return value
 
 
 def new_queue(sqs, name=None, **attrs):

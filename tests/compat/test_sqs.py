@@ -23,7 +23,7 @@ import xml.etree.ElementTree as ET
 import botocore.exceptions
 import pytest
 
-from conftest import ROOT, create, unique
+from conftest import ROOT, create, unique, wait_for
 
 ACCOUNT = "000000000000"
 
@@ -44,16 +44,6 @@ def arn_of(sqs, url):
 
 def error_of(exc_info):
     return exc_info.value.response["Error"]
-
-
-def wait_for(predicate, timeout=15, interval=0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
 
 
 def md5_of_attributes(attrs):
