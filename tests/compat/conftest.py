@@ -48,8 +48,9 @@ def free_port():
 class Server:
     """A running `lamina server` process."""
 
-    def __init__(self, data_dir, port=None, extra_args=()):
+    def __init__(self, data_dir, port=None, extra_args=(), env=None):
         self.data_dir = data_dir
+        self.env = dict(env or {})  # extra environment for the server process
         self.port = port or free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.extra_args = list(extra_args)
@@ -62,7 +63,7 @@ class Server:
         self.proc = subprocess.Popen(
             [BINARY, "server", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.data_dir,
              "--async-retry-delay-secs", "1", *self.extra_args],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "RUST_LOG": "info"},
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "RUST_LOG": "info", **self.env},
         )
         deadline = time.time() + 20
         while time.time() < deadline:

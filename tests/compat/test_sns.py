@@ -2,8 +2,9 @@
 SNS's error codes, fan-out to a Python function (Lambda's SNS event, field by
 field), to SQS queues (JSON envelope and raw delivery, FIFO), to an HTTP
 endpoint run by the test (confirmation flow, notifications, retries of a
-failing endpoint), filter policies in both scopes, and durability across a
-kill -9."""
+failing endpoint as its DeliveryPolicy says, throttling), https endpoints
+with a CA made by the test (and one it does not trust), filter policies in
+both scopes, and durability across a kill -9."""
 
 import base64
 import json
@@ -402,9 +403,10 @@ def test_filter_policies_on_attributes_and_body(sns, sqs):
 
 
 class Endpoint:
-    """An HTTP endpoint in a thread that records every POST; `fail_first` answers 500 that many times."""
+    """An HTTP endpoint in a thread that records every POST; `fail_first` answers 500 that many times.
+    With `tls` (an ssl.SSLContext) it serves https."""
 
-    def __init__(self, fail_first=0, port=0):
+    def __init__(self, fail_first=0, port=0, tls=None):
         self.requests = []
         self.fail_first = fail_first
         endpoint = self
@@ -424,7 +426,11 @@ class Endpoint:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        scheme = "http"
+        if tls:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}/hook"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def of_type(self, t):
@@ -489,25 +495,199 @@ def test_http_confirmation_flow_then_notifications(sns):
         ep.close()
 
 
-def test_failing_http_endpoint_is_retried_with_backoff(sns):
-    ep = Endpoint(fail_first=2)
+def quick_retries(**fields):
+    """A subscription DeliveryPolicy with second-scale delays."""
+    return json.dumps({"healthyRetryPolicy": {"minDelayTarget": 1, "maxDelayTarget": 1, "backoffFunction": "linear", **fields}})
+
+
+def attempts_until(ep, message_type, count, timeout=20):
+    return wait_for(lambda: (lambda r: r if len(r) >= count else None)(ep.of_type(message_type)), timeout=timeout)
+
+
+def test_failing_http_endpoint_is_retried_as_its_delivery_policy_says(sns):
+    # Fails 3 times, then succeeds: one immediate retry, then a linear backoff of 1, 2, 3 s.
+    policy = quick_retries(maxDelayTarget=3, numRetries=4, numNoDelayRetries=1)
+    ep = Endpoint(fail_first=3)
     try:
         topic = sns.create_topic(Name=unique("retry"))["TopicArn"]
-        sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=ep.url)
-        # The confirmation fails twice, then arrives.
-        confs = wait_for(lambda: (lambda c: c if len(c) == 3 else None)(ep.of_type("SubscriptionConfirmation")), timeout=20)
+        sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=ep.url, Attributes={"DeliveryPolicy": policy})
+        confs = attempts_until(ep, "SubscriptionConfirmation", 4)
         assert len({c["headers"]["x-amz-sns-message-id"] for c in confs}) == 1
         gaps = [b["at"] - a["at"] for a, b in zip(confs, confs[1:])]
-        assert gaps[0] >= 0.9 and gaps[1] >= 1.9, gaps
+        assert gaps[0] < 0.8 and 0.9 <= gaps[1] < 1.9 and 1.9 <= gaps[2] < 2.9, gaps
         sns.confirm_subscription(TopicArn=topic, Token=json.loads(confs[0]["body"])["Token"])
         ep.fail_first = 1
         sns.publish(TopicArn=topic, Message="eventually")
-        notes = wait_for(lambda: (lambda n: n if len(n) == 2 else None)(ep.of_type("Notification")), timeout=20)
+        notes = attempts_until(ep, "Notification", 2)
         assert [json.loads(n["body"])["Message"] for n in notes] == ["eventually", "eventually"]
         time.sleep(1.5)
-        assert len(ep.of_type("Notification")) == 2  # delivered once it succeeded
+        assert len(ep.of_type("SubscriptionConfirmation")) == 4 and len(ep.of_type("Notification")) == 2
     finally:
         ep.close()
+
+
+def test_no_retries_gives_up_after_one_attempt(sns):
+    ep = Endpoint(fail_first=100)
+    try:
+        topic = sns.create_topic(Name=unique("noretry"))["TopicArn"]
+        sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=ep.url,
+                      Attributes={"DeliveryPolicy": quick_retries(numRetries=0)})
+        attempts_until(ep, "SubscriptionConfirmation", 1)
+        time.sleep(2.5)
+        assert len(ep.of_type("SubscriptionConfirmation")) == 1
+    finally:
+        ep.close()
+
+
+def test_topic_delivery_policy_applies_and_subscriptions_override_it(sns):
+    topic_policy = {"http": {"defaultHealthyRetryPolicy": {"minDelayTarget": 1, "maxDelayTarget": 1, "numRetries": 2},
+                             "defaultRequestPolicy": {"headerContentType": "application/json"}}}
+    topic = sns.create_topic(Name=unique("policy"), Attributes={"DeliveryPolicy": json.dumps(topic_policy)})["TopicArn"]
+    effective = json.loads(sns.get_topic_attributes(TopicArn=topic)["Attributes"]["EffectiveDeliveryPolicy"])
+    assert effective["http"]["defaultHealthyRetryPolicy"] == {
+        "minDelayTarget": 1, "maxDelayTarget": 1, "numRetries": 2, "numMaxDelayRetries": 0,
+        "numNoDelayRetries": 0, "numMinDelayRetries": 0, "backoffFunction": "linear"}
+    assert effective["http"]["defaultRequestPolicy"] == {"headerContentType": "application/json"}
+    ep, ep2 = Endpoint(fail_first=100), Endpoint(fail_first=100)
+    try:
+        # The topic's policy: 2 retries a second apart, JSON content type.
+        sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=ep.url)
+        # The subscription's own numRetries wins; the rest comes from the topic.
+        sub = sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=ep2.url, ReturnSubscriptionArn=True,
+                            Attributes={"DeliveryPolicy": json.dumps({"healthyRetryPolicy": {"numRetries": 1}})})["SubscriptionArn"]
+        sattrs = sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]
+        sub_effective = json.loads(sattrs["EffectiveDeliveryPolicy"])
+        assert sub_effective["healthyRetryPolicy"]["numRetries"] == 1
+        assert sub_effective["healthyRetryPolicy"]["minDelayTarget"] == 1
+        assert json.loads(sattrs["DeliveryPolicy"]) == {"healthyRetryPolicy": {"numRetries": 1}}
+        confs = attempts_until(ep, "SubscriptionConfirmation", 3)
+        assert confs[0]["headers"]["content-type"] == "application/json"
+        attempts_until(ep2, "SubscriptionConfirmation", 2)
+        time.sleep(2.5)
+        assert len(ep.of_type("SubscriptionConfirmation")) == 3
+        assert len(ep2.of_type("SubscriptionConfirmation")) == 2
+    finally:
+        ep.close()
+        ep2.close()
+
+
+def test_bad_delivery_policies_get_invalid_parameter(sns):
+    topic = sns.create_topic(Name=unique("badpolicy"))["TopicArn"]
+    default = json.loads(sns.get_topic_attributes(TopicArn=topic)["Attributes"]["EffectiveDeliveryPolicy"])
+    assert default["http"]["defaultHealthyRetryPolicy"]["numRetries"] == 3
+    assert default["http"]["defaultHealthyRetryPolicy"]["minDelayTarget"] == 20
+    assert default["http"]["defaultRequestPolicy"] == {"headerContentType": "text/plain; charset=UTF-8"}
+    sub = sns.subscribe(TopicArn=topic, Protocol="http", Endpoint="http://127.0.0.1:9/x",
+                        ReturnSubscriptionArn=True)["SubscriptionArn"]
+    sub_default = json.loads(sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]["EffectiveDeliveryPolicy"])
+    assert sub_default["healthyRetryPolicy"]["numRetries"] == 3 and sub_default["healthyRetryPolicy"]["maxDelayTarget"] == 20
+    bad = [
+        ({"healthyRetryPolicy": {"minDelayTarget": 5, "maxDelayTarget": 2}},
+         "DeliveryPolicy: healthyRetryPolicy.maxDelayTarget must be greater than or equal to minDelayTarget"),
+        ({"healthyRetryPolicy": {"numRetries": 101}}, "DeliveryPolicy: healthyRetryPolicy.numRetries must be less than or equal to 100"),
+        ({"healthyRetryPolicy": {"numRetries": 1, "numNoDelayRetries": 2}}, "numRetries must be greater than or equal to total of"),
+        ({"healthyRetryPolicy": {"backoffFunction": "cubic"}}, "is not a valid backoff function"),
+        ({"throttlePolicy": {"maxReceivesPerSecond": 0}}, "throttlePolicy.maxReceivesPerSecond must be >= 1"),
+    ]
+    for policy, message in bad:
+        with pytest.raises(ClientError) as e:
+            sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="DeliveryPolicy", AttributeValue=json.dumps(policy))
+        assert error_of(e) == ("InvalidParameter", 400)
+        assert message in e.value.response["Error"]["Message"], e.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as e:
+        sns.set_topic_attributes(TopicArn=topic, AttributeName="DeliveryPolicy",
+                                 AttributeValue=json.dumps({"http": {"defaultHealthyRetryPolicy": {"maxDelayTarget": 3601}}}))
+    assert error_of(e) == ("InvalidParameter", 400)
+    assert "http.defaultHealthyRetryPolicy.maxDelayTarget must be less than or equal to 3600" in e.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as e:
+        sns.create_topic(Name=unique("badpolicy"), Attributes={"DeliveryPolicy": "{not json"})
+    assert error_of(e) == ("InvalidParameter", 400)
+
+
+def test_throttle_policy_spaces_deliveries(sns):
+    ep = Endpoint()
+    try:
+        topic = sns.create_topic(Name=unique("throttle"))["TopicArn"]
+        sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=ep.url,
+                      Attributes={"RawMessageDelivery": "true",
+                                  "DeliveryPolicy": json.dumps({"throttlePolicy": {"maxReceivesPerSecond": 2}})})
+        [conf] = attempts_until(ep, "SubscriptionConfirmation", 1)
+        sns.confirm_subscription(TopicArn=topic, Token=json.loads(conf["body"])["Token"])
+        start = time.time()
+        for i in range(5):
+            sns.publish(TopicArn=topic, Message=f"t{i}")
+        notes = attempts_until(ep, "Notification", 5)
+        assert sorted(n["body"] for n in notes) == [f"t{i}" for i in range(5)]
+        # 2 a second: the fifth goes out no sooner than 2 s after the first.
+        assert notes[-1]["at"] - notes[0]["at"] >= 1.9, [n["at"] - start for n in notes]
+    finally:
+        ep.close()
+
+
+# --- https endpoints -------------------------------------------------------------
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_ca_and_leaf(directory, name):
+    """A CA and a leaf for 127.0.0.1 signed by it (openssl CLI); returns (ca.pem, leaf.pem, leaf.key)."""
+    d = os.path.join(directory, name)
+    os.makedirs(d, exist_ok=True)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", f"/CN=Lamina test CA {name}", "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=127.0.0.1", cwd=d)
+    with open(os.path.join(d, "leaf.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
+                "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
+    openssl("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "leaf.pem", "-days", "2", "-extfile", "leaf.ext", cwd=d)
+    return tuple(os.path.join(d, f) for f in ("ca.pem", "leaf.pem", "leaf.key"))
+
+
+def tls_context(leaf, key):
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(leaf, key)
+    return ctx
+
+
+def test_https_endpoints_confirm_and_receive_over_tls(start_server, tmp_path):
+    ca, leaf, key = make_ca_and_leaf(str(tmp_path), "trusted")
+    _, rogue_leaf, rogue_key = make_ca_and_leaf(str(tmp_path), "untrusted")
+    srv = start_server(env={"SSL_CERT_FILE": ca})
+    sns = srv.client("sns")
+    ep = Endpoint(tls=tls_context(leaf, key))
+    rogue = Endpoint(tls=tls_context(rogue_leaf, rogue_key))
+    try:
+        assert ep.url.startswith("https://")
+        topic = sns.create_topic(Name="tls")["TopicArn"]
+        # An endpoint whose certificate no trusted CA signed gets nothing; the log says why.
+        rogue_sub = sns.subscribe(TopicArn=topic, Protocol="https", Endpoint=rogue.url, ReturnSubscriptionArn=True,
+                                  Attributes={"DeliveryPolicy": quick_retries(numRetries=0)})["SubscriptionArn"]
+        sns.subscribe(TopicArn=topic, Protocol="https", Endpoint=ep.url)
+        [conf] = wait_for(lambda: ep.of_type("SubscriptionConfirmation"))
+        assert conf["headers"]["x-amz-sns-topic-arn"] == topic
+        doc = json.loads(conf["body"])
+        assert doc["Type"] == "SubscriptionConfirmation" and doc["Token"] and doc["SubscribeURL"]
+        assert conf["headers"]["x-amz-sns-message-id"] == doc["MessageId"]
+        sub = sns.confirm_subscription(TopicArn=topic, Token=doc["Token"])["SubscriptionArn"]
+        msg_id = sns.publish(TopicArn=topic, Message="over tls", Subject="s")["MessageId"]
+        [note] = wait_for(lambda: ep.of_type("Notification"))
+        assert note["headers"]["x-amz-sns-message-type"] == "Notification"
+        assert note["headers"]["x-amz-sns-topic-arn"] == topic
+        assert note["headers"]["x-amz-sns-subscription-arn"] == sub
+        assert note["headers"]["x-amz-sns-message-id"] == msg_id
+        assert json.loads(note["body"])["Message"] == "over tls"
+        given_up = wait_for(lambda: [l for l in srv.log().splitlines() if "delivery given up" in l and rogue_sub in l])
+        assert "UnknownIssuer" in given_up[0] or "certificate" in given_up[0], given_up
+        assert rogue.requests == []
+        assert sns.get_subscription_attributes(SubscriptionArn=rogue_sub)["Attributes"]["PendingConfirmation"] == "true"
+    finally:
+        ep.close()
+        rogue.close()
 
 
 # --- durability -----------------------------------------------------------------
@@ -517,7 +697,10 @@ def test_restart_keeps_topics_subscriptions_and_owed_deliveries(start_server, tm
     data = str(tmp_path / "sns")
     srv = start_server(data)
     sns, sqs = srv.client("sns"), srv.client("sqs")
-    topic = sns.create_topic(Name="durable", Attributes={"DisplayName": "kept"}, Tags=[{"Key": "k", "Value": "v"}])["TopicArn"]
+    # Retries a second apart, for half a minute: the confirmation owed below is still owed after the restart.
+    quick = json.dumps({"http": {"defaultHealthyRetryPolicy": {"minDelayTarget": 1, "maxDelayTarget": 1, "numRetries": 30}}})
+    topic = sns.create_topic(Name="durable", Attributes={"DisplayName": "kept", "DeliveryPolicy": quick},
+                             Tags=[{"Key": "k", "Value": "v"}])["TopicArn"]
     url, qarn = new_queue(sqs, "durable-q")
     qsub = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn,
                          Attributes={"RawMessageDelivery": "true", "FilterPolicy": '{"k": ["yes"]}'})["SubscriptionArn"]
@@ -537,6 +720,7 @@ def test_restart_keeps_topics_subscriptions_and_owed_deliveries(start_server, tm
         sns, sqs = srv2.client("sns"), srv2.client("sqs")
         attrs = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
         assert attrs["DisplayName"] == "kept" and attrs["SubscriptionsConfirmed"] == "1" and attrs["SubscriptionsPending"] == "1"
+        assert json.loads(attrs["DeliveryPolicy"]) == json.loads(quick)
         assert sns.list_tags_for_resource(ResourceArn=topic)["Tags"] == [{"Key": "k", "Value": "v"}]
         sattrs = sns.get_subscription_attributes(SubscriptionArn=qsub)["Attributes"]
         assert sattrs["RawMessageDelivery"] == "true" and json.loads(sattrs["FilterPolicy"]) == {"k": ["yes"]}

@@ -75,7 +75,7 @@ pub fn dispatch(svc: &Service, action: &str, p: &Params, request_id: &str) -> To
             }
         }
         "GetSubscriptionAttributes" => {
-            r.map("Attributes", &svc.subscription(p.required("SubscriptionArn")?)?.attribute_map());
+            r.map("Attributes", &svc.subscription_attributes(p.required("SubscriptionArn")?)?);
         }
         "SetSubscriptionAttributes" => svc.set_subscription_attribute(
             p.required("SubscriptionArn")?,

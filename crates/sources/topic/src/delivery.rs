@@ -10,31 +10,35 @@
 //!   SQS message attributes, and FIFO queues get the group and dedup ids.
 //! - http/https: a POST with SNS's headers; any 2xx is delivered.
 //!
-//! Retry policy: an HTTP delivery that fails (connection error, timeout
-//! after 15 s, non-2xx) is tried again after 1, 2, 4, 8 and 16 seconds, and
-//! given up after its sixth attempt (about 31 s). Lambda and SQS deliveries
-//! fail only when the platform cannot take them (no such queue, the store
-//! refused the event); they are retried with a doubling delay capped at 60
-//! seconds, up to 12 attempts. Given-up deliveries are logged at warn. At
-//! least once: a crash between delivering and deleting the row delivers
-//! again on restart.
+//! Retry policy: an http/https delivery that fails (connection or TLS
+//! error, timeout after 15 s, non-2xx) is retried as its subscription's
+//! effective `DeliveryPolicy` says ([`crate::delivery_policy`]; SNS's
+//! default is 3 retries 20 seconds apart), and sent no faster than its
+//! `maxReceivesPerSecond`. Lambda and SQS deliveries fail only when the
+//! platform cannot take them (no such queue, the store refused the event);
+//! they are retried with a doubling delay capped at 60 seconds, up to 12
+//! attempts. A retry's time is written to the outbox row, so retries owed
+//! survive a restart. Failed attempts are logged at info, given-up
+//! deliveries at warn (with the error chain: a refused certificate says
+//! so). At least once: a crash between delivering and deleting the row
+//! delivers again on restart.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
 use lamina_core::FunctionRef;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
+use crate::delivery_policy::HttpPolicy;
 use crate::error::{TopicError, TopicResult};
 use crate::model::MessageAttribute;
 use crate::service::Service;
 use crate::store::OutboxRow;
+use crate::tls::{self, HttpClient};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -69,27 +73,21 @@ impl Delivery {
     }
 }
 
-const HTTP_ATTEMPTS: u32 = 6;
 const PLATFORM_ATTEMPTS: u32 = 12;
 const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
 const POLL: Duration = Duration::from_millis(500);
 const BATCH: usize = 64;
 const MAX_IN_FLIGHT: usize = 32;
 
-/// Delay before attempt `attempts + 1`, after `attempts` failures.
-pub fn backoff(kind: Kind, attempts: u32) -> Option<Duration> {
-    let (max_attempts, cap_secs) = match kind {
-        Kind::Http => (HTTP_ATTEMPTS, 16),
-        Kind::Lambda | Kind::Sqs => (PLATFORM_ATTEMPTS, 60),
-    };
-    if attempts >= max_attempts {
+/// Delay before a Lambda or SQS delivery's attempt `attempts + 1`, after
+/// `attempts` failures (http/https follow their delivery policy instead).
+pub fn platform_backoff(attempts: u32) -> Option<Duration> {
+    if attempts >= PLATFORM_ATTEMPTS {
         return None;
     }
     let secs = 1u64 << attempts.saturating_sub(1).min(16);
-    Some(Duration::from_secs(secs.min(cap_secs)))
+    Some(Duration::from_secs(secs.min(60)))
 }
-
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
 /// Deliveries under way: outbox row ids, the FIFO subscriptions that have
 /// one (a FIFO subscription gets one delivery at a time, in order), and
@@ -102,6 +100,8 @@ struct Running {
     /// FIFO rows under way → their subscription.
     fifo_rows: HashMap<i64, String>,
     settled: Vec<Settled>,
+    /// Throttled subscriptions → when they may be sent to next.
+    next_send: HashMap<String, Instant>,
 }
 
 /// What a finished attempt leaves in the outbox.
@@ -128,7 +128,7 @@ pub(crate) fn start(service: &Arc<Service>) {
     let weak = Arc::downgrade(service);
     let wake = service.wake.clone();
     tokio::spawn(async move {
-        let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+        let client = tls::client();
         let running: Arc<Mutex<Running>> = Arc::default();
         loop {
             let Some(svc) = weak.upgrade() else { return };
@@ -140,11 +140,12 @@ pub(crate) fn start(service: &Arc<Service>) {
                         if running.lock().rows.len() >= MAX_IN_FLIGHT {
                             break;
                         }
-                        if let Some(d) = claim(&svc, &running, &row) {
+                        if let Some((d, policy)) = claim(&svc, &running, &row) {
                             let (weak, client, running, wake) =
                                 (Arc::downgrade(&svc), client.clone(), running.clone(), wake.clone());
                             tokio::spawn(async move {
-                                if let Some(outcome) = run_one(weak, &client, &row, &d).await {
+                                let attempt = Attempt { client: client.as_ref(), row: &row, delivery: &d, policy };
+                                if let Some(outcome) = run_one(weak, attempt).await {
                                     running.lock().settled.push(outcome);
                                 }
                                 wake.notify_one();
@@ -181,8 +182,10 @@ fn write_back(svc: &Service, running: &Mutex<Running>) {
 }
 
 /// Marks a row as under way unless it (or, for FIFO, its subscription)
-/// already is; drops unreadable rows.
-fn claim(svc: &Service, running: &Mutex<Running>, row: &OutboxRow) -> Option<Delivery> {
+/// already is; drops unreadable rows. An http/https row comes with its
+/// delivery policy, and is put off (not claimed) while its subscription is
+/// at its `maxReceivesPerSecond`.
+fn claim(svc: &Service, running: &Mutex<Running>, row: &OutboxRow) -> Option<(Delivery, Option<HttpPolicy>)> {
     if running.lock().rows.contains(&row.id) {
         return None;
     }
@@ -194,7 +197,19 @@ fn claim(svc: &Service, running: &Mutex<Running>, row: &OutboxRow) -> Option<Del
             return None;
         }
     };
+    let policy = (d.kind == Kind::Http).then(|| svc.http_policy(&d.subscription_arn, &d.topic_arn));
     let mut r = running.lock();
+    if let Some(per_second) = policy.as_ref().and_then(|p| p.max_receives_per_second) {
+        let now = Instant::now();
+        let slot = r.next_send.get(&d.subscription_arn).copied().unwrap_or(now);
+        if slot > now {
+            let wait_ms = i64::try_from(slot.duration_since(now).as_millis()).unwrap_or(i64::MAX);
+            let not_before_ms = lamina_core::now_ms().saturating_add(wait_ms);
+            r.settled.push(Settled::Retry { id: row.id, attempts: row.attempts, not_before_ms });
+            return None;
+        }
+        r.next_send.insert(d.subscription_arn.clone(), now + Duration::from_secs(1) / per_second);
+    }
     if d.group_id.is_some() {
         if !r.fifo_subscriptions.insert(d.subscription_arn.clone()) {
             return None;
@@ -202,24 +217,38 @@ fn claim(svc: &Service, running: &Mutex<Running>, row: &OutboxRow) -> Option<Del
         r.fifo_rows.insert(row.id, d.subscription_arn.clone());
     }
     r.rows.insert(row.id);
-    Some(d)
+    Some((d, policy))
+}
+
+/// One attempt at one outbox row.
+struct Attempt<'a> {
+    client: Option<&'a HttpClient>,
+    row: &'a OutboxRow,
+    delivery: &'a Delivery,
+    /// For http/https: the policy in force when the row was claimed.
+    policy: Option<HttpPolicy>,
 }
 
 /// One attempt; None when the service is gone.
-async fn run_one(service: Weak<Service>, client: &HttpClient, row: &OutboxRow, delivery: &Delivery) -> Option<Settled> {
+async fn run_one(service: Weak<Service>, attempt: Attempt<'_>) -> Option<Settled> {
+    let Attempt { client, row, delivery, policy } = attempt;
     let svc = service.upgrade()?;
     let outcome = match delivery.kind {
         Kind::Lambda => to_lambda(&svc, delivery),
         Kind::Sqs => to_queue(&svc, delivery).await,
-        Kind::Http => to_http(client, delivery).await,
+        Kind::Http => to_http(client, delivery, policy.as_ref()).await,
     };
     let attempts = row.attempts + 1;
+    let retry_in = match &policy {
+        Some(p) => p.retry.delay(attempts),
+        None => platform_backoff(attempts),
+    };
     Some(match outcome {
         Ok(()) => {
             tracing::debug!(subscription = delivery.subscription_arn, message_id = delivery.message_id, "delivered");
             Settled::Done { id: row.id }
         }
-        Err(why) => match backoff(delivery.kind, attempts) {
+        Err(why) => match retry_in {
             Some(delay) => {
                 tracing::info!(
                     subscription = delivery.subscription_arn,
@@ -234,6 +263,7 @@ async fn run_one(service: Weak<Service>, client: &HttpClient, row: &OutboxRow, d
             None => {
                 tracing::warn!(
                     subscription = delivery.subscription_arn,
+                    endpoint = delivery.target,
                     message_id = delivery.message_id,
                     attempts,
                     error = why,
@@ -289,12 +319,11 @@ async fn to_queue(svc: &Service, d: &Delivery) -> Result<(), String> {
     }
 }
 
-async fn to_http(client: &HttpClient, d: &Delivery) -> Result<(), String> {
-    if d.target.starts_with("https://") {
-        return Err("https endpoints need TLS, which this build of Lamina does not include".into());
-    }
+async fn to_http(client: Option<&HttpClient>, d: &Delivery, policy: Option<&HttpPolicy>) -> Result<(), String> {
+    let client = client.ok_or("TLS could not be set up at start (see the log), so nothing goes to http endpoints")?;
+    let content_type = policy.map_or(crate::delivery_policy::DEFAULT_CONTENT_TYPE, |p| p.content_type.as_str());
     let mut req = http::Request::post(&d.target)
-        .header("content-type", "text/plain; charset=UTF-8")
+        .header("content-type", content_type)
         .header("user-agent", "Amazon Simple Notification Service Agent")
         .header("x-amz-sns-message-type", &d.message_type)
         .header("x-amz-sns-message-id", &d.message_id)
@@ -308,10 +337,23 @@ async fn to_http(client: &HttpClient, d: &Delivery) -> Result<(), String> {
     let req = req.body(Full::new(Bytes::from(d.body.clone()))).map_err(|e| e.to_string())?;
     match tokio::time::timeout(HTTP_TIMEOUT, client.request(req)).await {
         Err(_) => Err("timed out".into()),
-        Ok(Err(e)) => Err(e.to_string()),
+        Ok(Err(e)) => Err(error_chain(&e)),
         Ok(Ok(resp)) if resp.status().is_success() => Ok(()),
         Ok(Ok(resp)) => Err(format!("endpoint answered {}", resp.status())),
     }
+}
+
+/// An error and its causes, `: `-separated: hyper's own message is only
+/// "client error (Connect)"; the cause says which certificate was refused.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(test)]
@@ -319,10 +361,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn http_backoff_doubles_then_gives_up() {
-        let delays: Vec<_> = (1..=6).map(|a| backoff(Kind::Http, a).map(|d| d.as_secs())).collect();
-        assert_eq!(delays, vec![Some(1), Some(2), Some(4), Some(8), Some(16), None]);
-        assert_eq!(backoff(Kind::Sqs, 8), Some(Duration::from_secs(60)));
-        assert_eq!(backoff(Kind::Lambda, 12), None);
+    fn platform_backoff_doubles_to_a_minute_then_gives_up() {
+        let delays: Vec<_> = (1..=6).map(|a| platform_backoff(a).map(|d| d.as_secs())).collect();
+        assert_eq!(delays, vec![Some(1), Some(2), Some(4), Some(8), Some(16), Some(32)]);
+        assert_eq!(platform_backoff(8), Some(Duration::from_secs(60)));
+        assert_eq!(platform_backoff(12), None);
+    }
+
+    #[test]
+    fn error_chains_name_their_causes() {
+        let inner = std::io::Error::other("invalid peer certificate: UnknownIssuer");
+        let outer = std::io::Error::new(std::io::ErrorKind::ConnectionAborted, inner);
+        assert!(error_chain(&outer).contains("UnknownIssuer"));
     }
 }

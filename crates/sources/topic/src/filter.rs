@@ -1,364 +1,76 @@
 //! Subscription filter policies: which messages a subscriber gets.
 //!
-//! A policy is a JSON object. Each key names a message attribute
-//! (`FilterPolicyScope` `MessageAttributes`, the default) or a key of the
-//! JSON message body (`MessageBody`, where objects nest); every key must
-//! match (AND), and a key matches when any condition in its array does
-//! (OR). `"$or": [{...}, {...}]` matches when any of its policies does.
-//! Conditions: exact strings and numbers, `null` (body only),
-//! `{"prefix"}`, `{"suffix"}`, `{"equals-ignore-case"}`,
-//! `{"anything-but": value | [values] | {"prefix"} | {"suffix"}}`,
-//! `{"numeric": [">", 0, "<=", 100]}`, `{"exists": bool}` and
-//! `{"cidr": "10.0.0.0/24"}`. A value that is an array (a `String.Array`
-//! attribute, a JSON array in the body) matches when any element does. A
-//! missing key matches only `{"exists": false}`.
+//! The language is [`lamina_core::event_pattern`] in its SNS dialect
+//! (`cidr`, and SNS's stricter checks); this module only decides what a
+//! policy is matched against. Scope `MessageAttributes` (the default)
+//! matches a JSON object made of the message attributes, each by its
+//! type: `String` a string, `Number` a number (so `[5]` matches `"5.0"`
+//! but not the string `"5"`), `String.Array` an array (any element may
+//! match), `Binary` present but matching no value. Scope `MessageBody`
+//! matches the message body, which must be a JSON object; its keys nest.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
+use lamina_core::event_pattern::{Dialect, EventPattern};
 use serde_json::{Map, Value};
 
 use crate::model::MessageAttribute;
 
 /// A parsed filter policy.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Policy {
-    root: Object,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-struct Object {
-    fields: Vec<(String, Field)>,
-    /// Each `$or` in this object: one of its alternatives must match.
-    ors: Vec<Vec<Object>>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Field {
-    Conditions(Vec<Condition>),
-    Nested(Object),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Condition {
-    Literal(Scalar),
-    Prefix(String),
-    Suffix(String),
-    EqualsIgnoreCase(String),
-    AnythingBut(Vec<Scalar>),
-    AnythingButPrefix(String),
-    AnythingButSuffix(String),
-    Numeric(Vec<(Op, f64)>),
-    Exists(bool),
-    Cidr(IpAddr, u8),
-}
-
-/// A value in a message or a policy.
-#[derive(Debug, Clone, PartialEq)]
-enum Scalar {
-    Str(String),
-    Num(f64),
-    Bool(bool),
-    Null,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Op {
-    Eq,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
-
-/// Keys and conditions a policy may hold before SNS calls it too complex.
-const MAX_KEYS: usize = 150;
+pub struct Policy(EventPattern);
 
 impl Policy {
-    /// Parses and checks a policy; the error says what is wrong.
+    /// Parses and checks a policy; the error says what is wrong (SNS puts
+    /// it after `Invalid parameter: FilterPolicy: `).
     pub fn parse(json: &str) -> Result<Self, String> {
         let value: Value = serde_json::from_str(json).map_err(|e| format!("failed to parse JSON. {e}"))?;
         let Value::Object(map) = value else {
             return Err("Filter policy must be a JSON object".into());
         };
-        let root = parse_object(&map, 0)?;
-        if root.fields.is_empty() && root.ors.is_empty() {
-            return Err("Filter policy can not be empty".into());
-        }
-        if count_keys(&root) > MAX_KEYS {
-            return Err("Filter policy is too complex".into());
-        }
-        Ok(Self { root })
+        EventPattern::from_object(&map, Dialect::SnsFilterPolicy).map(Self)
     }
 
     /// Whether keys nest (only the MessageBody scope allows that).
     pub fn is_nested(&self) -> bool {
-        fn nested(o: &Object) -> bool {
-            o.fields.iter().any(|(_, f)| matches!(f, Field::Nested(_))) || o.ors.iter().flatten().any(nested)
-        }
-        nested(&self.root)
+        self.0.is_nested()
     }
 
     /// Matches against message attributes (scope `MessageAttributes`).
     pub fn matches_attributes(&self, attrs: &BTreeMap<String, MessageAttribute>) -> bool {
-        let lookup = |key: &str| -> Option<Vec<Scalar>> { attrs.get(key).map(attribute_values) };
-        object_matches_flat(&self.root, &lookup)
+        let object: Map<String, Value> = attrs.iter().map(|(k, a)| (k.clone(), attribute_value(a))).collect();
+        self.0.matches(&Value::Object(object))
     }
 
     /// Matches against a message body (scope `MessageBody`); a body that
     /// is not a JSON object matches nothing.
     pub fn matches_body(&self, message: &str) -> bool {
         match serde_json::from_str::<Value>(message) {
-            Ok(Value::Object(body)) => object_matches_body(&self.root, &body),
+            Ok(body @ Value::Object(_)) => self.0.matches(&body),
             _ => false,
         }
     }
 }
 
-fn count_keys(o: &Object) -> usize {
-    o.fields
-        .iter()
-        .map(|(_, f)| match f {
-            Field::Conditions(c) => c.len().max(1),
-            Field::Nested(n) => count_keys(n),
-        })
-        .sum::<usize>()
-        + o.ors.iter().flatten().map(count_keys).sum::<usize>()
-}
-
-fn parse_object(map: &Map<String, Value>, depth: usize) -> Result<Object, String> {
-    if depth > 5 {
-        return Err("Filter policy nesting is too deep".into());
-    }
-    let mut obj = Object { fields: Vec::new(), ors: Vec::new() };
-    for (key, value) in map {
-        match (key.as_str(), value) {
-            ("$or", Value::Array(alternatives)) => {
-                if alternatives.len() < 2 {
-                    return Err("$or must have at least two alternatives".into());
-                }
-                let mut alts = Vec::new();
-                for a in alternatives {
-                    let Value::Object(m) = a else { return Err("$or alternatives must be JSON objects".into()) };
-                    alts.push(parse_object(m, depth + 1)?);
-                }
-                obj.ors.push(alts);
-            }
-            ("$or", _) => return Err("$or must be an array of JSON objects".into()),
-            (_, Value::Array(conditions)) => {
-                if conditions.is_empty() {
-                    return Err(format!("Empty arrays are not allowed (key {key})"));
-                }
-                let parsed = conditions.iter().map(parse_condition).collect::<Result<Vec<_>, _>>()?;
-                obj.fields.push((key.clone(), Field::Conditions(parsed)));
-            }
-            (_, Value::Object(m)) => obj.fields.push((key.clone(), Field::Nested(parse_object(m, depth + 1)?))),
-            _ => return Err(format!("Match value for key {key} must be an array or an object")),
-        }
-    }
-    Ok(obj)
-}
-
-fn scalar(v: &Value) -> Option<Scalar> {
-    match v {
-        Value::String(s) => Some(Scalar::Str(s.clone())),
-        Value::Number(n) => n.as_f64().map(Scalar::Num),
-        Value::Bool(b) => Some(Scalar::Bool(*b)),
-        Value::Null => Some(Scalar::Null),
-        _ => None,
-    }
-}
-
-fn parse_condition(v: &Value) -> Result<Condition, String> {
-    let Value::Object(m) = v else {
-        return scalar(v)
-            .map(Condition::Literal)
-            .ok_or_else(|| "Match value must be a string, number, boolean, null or an object".to_string());
-    };
-    let mut entries = m.iter();
-    let (Some((kind, arg)), None) = (entries.next(), entries.next()) else {
-        return Err("A match condition object must have exactly one key".into());
-    };
-    let text = |what: &str| -> Result<String, String> {
-        arg.as_str().map(str::to_string).ok_or_else(|| format!("{what} match pattern must be a string"))
-    };
-    match kind.as_str() {
-        "prefix" => Ok(Condition::Prefix(text("prefix")?)),
-        "suffix" => Ok(Condition::Suffix(text("suffix")?)),
-        "equals-ignore-case" => Ok(Condition::EqualsIgnoreCase(text("equals-ignore-case")?)),
-        "exists" => arg
-            .as_bool()
-            .map(Condition::Exists)
-            .ok_or_else(|| "exists match pattern must be either true or false.".into()),
-        "numeric" => parse_numeric(arg),
-        "cidr" => parse_cidr(&text("cidr")?),
-        "anything-but" => match arg {
-            Value::Array(items) => {
-                let values = items.iter().map(scalar).collect::<Option<Vec<_>>>();
-                match values {
-                    Some(v) if !v.is_empty() => Ok(Condition::AnythingBut(v)),
-                    _ => Err("anything-but list must hold strings or numbers".into()),
-                }
-            }
-            Value::Object(inner) => match inner.iter().next() {
-                Some((k, Value::String(p))) if inner.len() == 1 && k == "prefix" => {
-                    Ok(Condition::AnythingButPrefix(p.clone()))
-                }
-                Some((k, Value::String(s))) if inner.len() == 1 && k == "suffix" => {
-                    Ok(Condition::AnythingButSuffix(s.clone()))
-                }
-                _ => Err("Unsupported anything-but pattern".into()),
-            },
-            other => scalar(other)
-                .map(|s| Condition::AnythingBut(vec![s]))
-                .ok_or_else(|| "Unsupported anything-but pattern".into()),
-        },
-        other => Err(format!("Unrecognized match type {other}")),
-    }
-}
-
-fn parse_numeric(arg: &Value) -> Result<Condition, String> {
-    let Value::Array(items) = arg else { return Err("Value of numeric must be an array.".into()) };
-    if items.is_empty() || items.len() % 2 != 0 || items.len() > 4 {
-        return Err("Value of numeric must be an array of one or two operator and number pairs.".into());
-    }
-    let mut bounds = Vec::new();
-    for pair in items.chunks(2) {
-        let op = match pair[0].as_str() {
-            Some("=") => Op::Eq,
-            Some("<") => Op::Lt,
-            Some("<=") => Op::Le,
-            Some(">") => Op::Gt,
-            Some(">=") => Op::Ge,
-            _ => return Err(format!("Unrecognized numeric range operator: {}", pair[0])),
-        };
-        let n = pair[1].as_f64().ok_or("Value of numeric operator must be a number.")?;
-        bounds.push((op, n));
-    }
-    match bounds.as_slice() {
-        [_] => {}
-        [(lo_op, lo), (hi_op, hi)] => {
-            let lower = matches!(lo_op, Op::Gt | Op::Ge);
-            let upper = matches!(hi_op, Op::Lt | Op::Le);
-            if !lower || !upper {
-                return Err("Too many elements in numeric expression: a range needs a lower bound (> or >=) then an upper bound (< or <=).".into());
-            }
-            if lo >= hi {
-                return Err("Bottom must be less than top".into());
-            }
-        }
-        _ => return Err("Value of numeric must be an array of one or two operator and number pairs.".into()),
-    }
-    Ok(Condition::Numeric(bounds))
-}
-
-fn parse_cidr(s: &str) -> Result<Condition, String> {
-    let bad = || format!("Malformed CIDR, one '/' required: {s}");
-    let (addr, bits) = s.split_once('/').ok_or_else(bad)?;
-    let ip: IpAddr = addr.parse().map_err(|_| bad())?;
-    let bits: u8 = bits.parse().map_err(|_| bad())?;
-    let max = if ip.is_ipv4() { 32 } else { 128 };
-    if bits > max {
-        return Err(bad());
-    }
-    Ok(Condition::Cidr(ip, bits))
-}
-
-/// A message attribute's values as the matcher sees them.
-fn attribute_values(a: &MessageAttribute) -> Vec<Scalar> {
-    let s = a.string_value.clone().unwrap_or_default();
+/// A message attribute as the matcher sees it. A value that cannot be
+/// read as its type (Publish refuses those) and a binary one become an
+/// empty array: present for `exists`, equal to nothing.
+fn attribute_value(a: &MessageAttribute) -> Value {
+    let text = a.string_value.as_deref().unwrap_or_default();
     match a.base_type() {
-        "Number" => s.trim().parse().map(|n| vec![Scalar::Num(n)]).unwrap_or_default(),
-        "String.Array" => match serde_json::from_str::<Value>(&s) {
-            Ok(Value::Array(items)) => items.iter().filter_map(scalar).collect(),
-            _ => Vec::new(),
+        "Number" => text
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(Value::Array(Vec::new()), Value::Number),
+        "String.Array" => match serde_json::from_str::<Value>(text) {
+            Ok(items @ Value::Array(_)) => items,
+            _ => Value::Array(Vec::new()),
         },
-        "Binary" => Vec::new(),
-        _ => vec![Scalar::Str(s)],
+        "Binary" => Value::Array(Vec::new()),
+        _ => Value::String(text.to_string()),
     }
-}
-
-fn object_matches_flat(o: &Object, lookup: &dyn Fn(&str) -> Option<Vec<Scalar>>) -> bool {
-    o.fields.iter().all(|(key, field)| match field {
-        Field::Conditions(conds) => key_matches(conds, lookup(key).as_deref()),
-        Field::Nested(_) => false,
-    }) && o.ors.iter().all(|alts| alts.iter().any(|a| object_matches_flat(a, lookup)))
-}
-
-fn object_matches_body(o: &Object, body: &Map<String, Value>) -> bool {
-    o.fields.iter().all(|(key, field)| {
-        let value = body.get(key);
-        match field {
-            Field::Nested(inner) => match value {
-                Some(Value::Object(m)) => object_matches_body(inner, m),
-                // An array of objects matches when any object does.
-                Some(Value::Array(items)) => {
-                    items.iter().any(|i| matches!(i, Value::Object(m) if object_matches_body(inner, m)))
-                }
-                _ => object_matches_body(inner, &Map::new()) && inner_all_absent_ok(inner),
-            },
-            Field::Conditions(conds) => {
-                let values = match value {
-                    None | Some(Value::Object(_)) => None,
-                    Some(Value::Array(items)) => Some(items.iter().filter_map(scalar).collect::<Vec<_>>()),
-                    Some(v) => scalar(v).map(|s| vec![s]),
-                };
-                key_matches(conds, values.as_deref())
-            }
-        }
-    }) && o.ors.iter().all(|alts| alts.iter().any(|a| object_matches_body(a, body)))
-}
-
-/// A missing nested object matches only when all its keys ask for absence.
-fn inner_all_absent_ok(o: &Object) -> bool {
-    o.fields.iter().all(|(_, f)| match f {
-        Field::Conditions(c) => c.contains(&Condition::Exists(false)),
-        Field::Nested(n) => inner_all_absent_ok(n),
-    })
-}
-
-/// A key matches when any condition matches; `values` is None when absent.
-fn key_matches(conds: &[Condition], values: Option<&[Scalar]>) -> bool {
-    conds.iter().any(|c| match (c, values) {
-        (Condition::Exists(want), v) => *want == v.is_some(),
-        (_, None) => false,
-        (c, Some(vs)) => vs.iter().any(|v| condition_matches(c, v)),
-    })
-}
-
-fn condition_matches(c: &Condition, v: &Scalar) -> bool {
-    match (c, v) {
-        (Condition::Literal(Scalar::Num(a)), Scalar::Num(b)) => a == b,
-        (Condition::Literal(l), v) => l == v,
-        (Condition::Prefix(p), Scalar::Str(s)) => s.starts_with(p.as_str()),
-        (Condition::Suffix(p), Scalar::Str(s)) => s.ends_with(p.as_str()),
-        (Condition::EqualsIgnoreCase(p), Scalar::Str(s)) => s.to_lowercase() == p.to_lowercase(),
-        (Condition::AnythingBut(list), v) => !list.contains(v),
-        (Condition::AnythingButPrefix(p), Scalar::Str(s)) => !s.starts_with(p.as_str()),
-        (Condition::AnythingButSuffix(p), Scalar::Str(s)) => !s.ends_with(p.as_str()),
-        (Condition::Numeric(bounds), Scalar::Num(n)) => bounds.iter().all(|(op, b)| match op {
-            Op::Eq => n == b,
-            Op::Lt => n < b,
-            Op::Le => n <= b,
-            Op::Gt => n > b,
-            Op::Ge => n >= b,
-        }),
-        (Condition::Cidr(net, bits), Scalar::Str(s)) => s.parse::<IpAddr>().is_ok_and(|ip| in_cidr(ip, *net, *bits)),
-        _ => false,
-    }
-}
-
-fn in_cidr(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
-    let (a, b, width) = match (ip, net) {
-        (IpAddr::V4(a), IpAddr::V4(b)) => (u128::from(u32::from(a)), u128::from(u32::from(b)), 32u32),
-        (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a), u128::from(b), 128u32),
-        _ => return false,
-    };
-    let shift = width - u32::from(bits);
-    if shift >= 128 {
-        return true;
-    }
-    (a >> shift) == (b >> shift)
 }
 
 #[cfg(test)]

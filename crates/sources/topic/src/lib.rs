@@ -11,7 +11,8 @@
 //!   ([`filter`]), renders what that subscriber receives ([`envelope`]) and
 //!   writes it to the outbox in the transaction that accepts the message;
 //!   [`delivery`] drains the outbox to the scheduler's async queue, to SQS
-//!   queues and to HTTP endpoints, with retries.
+//!   queues and to http/https endpoints ([`tls`]), with retries; http and
+//!   https follow their `DeliveryPolicy` ([`delivery_policy`]).
 //! - [`confirmation_router`] answers the SubscribeURL / UnsubscribeURL that
 //!   notifications carry (`GET /_sns/?Action=ConfirmSubscription...`).
 //!
@@ -20,12 +21,14 @@
 
 pub mod api;
 pub mod delivery;
+pub mod delivery_policy;
 pub mod envelope;
 pub mod error;
 pub mod filter;
 pub mod model;
 pub mod service;
 pub mod store;
+pub mod tls;
 pub mod xml;
 
 use std::collections::BTreeMap;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::delivery_policy::HttpPolicy;
 use crate::error::{TopicError, TopicResult};
 
 /// A message attribute as Publish takes it (`DataType` is `String`,
@@ -201,7 +202,10 @@ pub fn validate_topic_attribute(name: &str, value: &str, creating: bool, fifo: b
             Ok(n) if (1024..=DEFAULT_MAX_MESSAGE_BYTES).contains(&n) => Ok(()),
             _ => Err(invalid("Attributes Reason: MaximumMessageSize must be between 1024 and 262144 in Lamina")),
         },
-        "Policy" | "DeliveryPolicy" | "DataProtectionPolicy" | "ArchivePolicy" if !value.is_empty() => {
+        "DeliveryPolicy" if !value.is_empty() => {
+            crate::delivery_policy::parse_topic(value).map(|_| ()).map_err(|e| invalid(&format!("DeliveryPolicy: {e}")))
+        }
+        "Policy" | "DataProtectionPolicy" | "ArchivePolicy" if !value.is_empty() => {
             serde_json::from_str::<serde_json::Value>(value)
                 .map(|_| ())
                 .map_err(|_| invalid(&format!("Attributes Reason: {name}: failed to parse JSON")))
@@ -222,15 +226,13 @@ pub fn topic_attributes(t: &Topic, owner: &str, counts: (usize, usize)) -> BTree
     out.insert("SubscriptionsConfirmed".into(), counts.0.to_string());
     out.insert("SubscriptionsPending".into(), counts.1.to_string());
     out.insert("SubscriptionsDeleted".into(), "0".into());
-    out.insert("EffectiveDeliveryPolicy".into(), EFFECTIVE_DELIVERY_POLICY.into());
+    let policy = t.attributes.get("DeliveryPolicy").map(String::as_str).filter(|p| !p.is_empty());
+    out.insert("EffectiveDeliveryPolicy".into(), crate::delivery_policy::topic_effective_json(policy));
     if t.is_fifo() {
         out.entry("ContentBasedDeduplication".into()).or_insert_with(|| "false".into());
     }
     out
 }
-
-/// Lamina's HTTP retry policy, in SNS's DeliveryPolicy shape (see `delivery`).
-pub const EFFECTIVE_DELIVERY_POLICY: &str = "{\"http\":{\"defaultHealthyRetryPolicy\":{\"minDelayTarget\":1,\"maxDelayTarget\":16,\"numRetries\":5,\"numMaxDelayRetries\":0,\"numNoDelayRetries\":0,\"numMinDelayRetries\":0,\"backoffFunction\":\"exponential\"},\"disableSubscriptionOverrides\":false}}";
 
 fn default_policy(arn: &str, owner: &str) -> String {
     serde_json::json!({
@@ -337,8 +339,14 @@ impl Subscription {
         }
     }
 
-    /// GetSubscriptionAttributes' map.
-    pub fn attribute_map(&self) -> BTreeMap<String, String> {
+    /// The http/https delivery policy in force, given the topic's `DeliveryPolicy`.
+    pub fn http_policy(&self, topic_policy: Option<&str>) -> HttpPolicy {
+        let own = self.attributes.get("DeliveryPolicy").map(String::as_str).filter(|p| !p.is_empty());
+        HttpPolicy::resolve(topic_policy.filter(|p| !p.is_empty()), own)
+    }
+
+    /// GetSubscriptionAttributes' map, given the topic's `DeliveryPolicy`.
+    pub fn attribute_map(&self, topic_policy: Option<&str>) -> BTreeMap<String, String> {
         let mut out = self.attributes.clone();
         out.insert("SubscriptionArn".into(), self.arn.clone());
         out.insert("TopicArn".into(), self.topic_arn.clone());
@@ -352,7 +360,7 @@ impl Subscription {
             out.entry("FilterPolicyScope".into()).or_insert_with(|| "MessageAttributes".into());
         }
         if matches!(self.protocol, Protocol::Http | Protocol::Https) {
-            out.insert("EffectiveDeliveryPolicy".into(), EFFECTIVE_DELIVERY_POLICY.into());
+            out.insert("EffectiveDeliveryPolicy".into(), self.http_policy(topic_policy).subscription_json());
         }
         out
     }
@@ -387,7 +395,11 @@ pub fn validate_subscription_attribute(name: &str, value: &str, protocol: Protoc
             }
             crate::filter::Policy::parse(value).map(|_| ()).map_err(|e| invalid(format!("FilterPolicy: {e}")))
         }
-        "DeliveryPolicy" | "RedrivePolicy" | "ReplayPolicy" => serde_json::from_str::<serde_json::Value>(value)
+        "DeliveryPolicy" if value.is_empty() => Ok(()),
+        "DeliveryPolicy" => crate::delivery_policy::parse_subscription(value)
+            .map(|_| ())
+            .map_err(|e| invalid(format!("DeliveryPolicy: {e}"))),
+        "RedrivePolicy" | "ReplayPolicy" => serde_json::from_str::<serde_json::Value>(value)
             .map(|_| ())
             .map_err(|_| invalid(format!("{name}: failed to parse JSON"))),
         n if SETTABLE_SUBSCRIPTION_ATTRIBUTES.contains(&n) => Ok(()),

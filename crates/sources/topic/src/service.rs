@@ -10,6 +10,7 @@ use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 
 use crate::delivery::{Delivery, Kind};
+use crate::delivery_policy::HttpPolicy;
 use crate::envelope::{self, Message, Urls};
 use crate::error::{TopicError, TopicResult};
 use crate::filter::Policy;
@@ -309,12 +310,6 @@ impl Service {
         }
         inner.subscriptions.insert(sub.arn.clone(), sub.clone());
         tracing::info!(subscription = sub.arn, protocol = protocol.as_str(), endpoint, "subscribed");
-        if protocol == Protocol::Https {
-            tracing::warn!(
-                subscription = sub.arn,
-                "https endpoints get nothing: this build of Lamina has no TLS client"
-            );
-        }
         Ok(sub)
     }
 
@@ -381,6 +376,27 @@ impl Service {
             .ok_or_else(|| TopicError::NotFound("Subscription does not exist".into()))
     }
 
+    /// GetSubscriptionAttributes: the subscription's attributes and its
+    /// effective delivery policy (which depends on its topic's).
+    pub fn subscription_attributes(&self, arn: &str) -> TopicResult<BTreeMap<String, String>> {
+        let inner = self.inner.lock();
+        let sub =
+            inner.subscriptions.get(arn).ok_or_else(|| TopicError::NotFound("Subscription does not exist".into()))?;
+        Ok(sub.attribute_map(topic_delivery_policy(&inner, &sub.topic_arn)))
+    }
+
+    /// The delivery policy an http/https delivery follows now: its
+    /// subscription's over its topic's, or the topic's alone once the
+    /// subscription is gone, or SNS's default once both are.
+    pub fn http_policy(&self, subscription_arn: &str, topic_arn: &str) -> HttpPolicy {
+        let inner = self.inner.lock();
+        let topic_policy = topic_delivery_policy(&inner, topic_arn);
+        match inner.subscriptions.get(subscription_arn) {
+            Some(sub) => sub.http_policy(topic_policy),
+            None => HttpPolicy::resolve(topic_policy, None),
+        }
+    }
+
     pub fn set_subscription_attribute(&self, arn: &str, name: &str, value: &str) -> TopicResult<()> {
         let mut inner = self.inner.lock();
         let mut sub = inner
@@ -389,7 +405,7 @@ impl Service {
             .cloned()
             .ok_or_else(|| TopicError::NotFound("Subscription does not exist".into()))?;
         model::validate_subscription_attribute(name, value, sub.protocol)?;
-        if name == "FilterPolicy" && value.is_empty() {
+        if matches!(name, "FilterPolicy" | "DeliveryPolicy") && value.is_empty() {
             sub.attributes.remove(name);
         } else {
             sub.attributes.insert(name.to_string(), value.to_string());
@@ -487,6 +503,10 @@ impl Service {
             dedup_id: dedup_id.map(str::to_string),
         }
     }
+}
+
+fn topic_delivery_policy<'a>(inner: &'a Inner, topic_arn: &str) -> Option<&'a str> {
+    inner.topics.get(topic_arn).and_then(|t| t.attributes.get("DeliveryPolicy")).map(String::as_str)
 }
 
 fn resource_not_found() -> TopicError {
