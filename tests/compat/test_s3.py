@@ -3,8 +3,10 @@ plain HTTP (aws-chunked uploads, presigned URLs, virtual-host style).
 
 Covers bucket and object CRUD, ranges, metadata, copy, listing with
 delimiters and pagination, multipart (boto3 upload_file and `aws s3 cp` of a
-file past the 8 MiB multipart threshold), `aws s3 sync`, error shapes,
-restart durability, and bucket notifications to a function and a queue.
+file past the 8 MiB multipart threshold), multipart copies (UploadPartCopy,
+from boto3's `copy` and `aws s3 cp s3://... s3://...`), object tagging,
+presigned GET/PUT URLs, `aws s3 sync`, error shapes, restart durability,
+and bucket notifications to a function and a queue.
 The report test measures PutObject/GetObject of 100 MiB against `dd`.
 """
 
@@ -48,9 +50,9 @@ def status_of(exc_info):
     return exc_info.value.response["ResponseMetadata"]["HTTPStatusCode"]
 
 
-def aws(server, *args, check=True):
+def aws(server, *args, check=True, env=None):
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_MAX_ATTEMPTS": "1"}
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_MAX_ATTEMPTS": "1", **(env or {})}
     proc = subprocess.run([AWS, "--endpoint-url", server.endpoint, *args], env=env,
                           capture_output=True, text=True, timeout=300)
     if check and proc.returncode != 0:
@@ -354,6 +356,234 @@ def test_upload_file_and_download_file(s3, tmp_path):
     dst = tmp_path / "dst.bin"
     s3.download_file(b, "up/src.bin", str(dst), Config=config)
     assert dst.read_bytes() == data
+
+
+# ---- multipart copies (UploadPartCopy)
+
+def small_parts():
+    from boto3.s3.transfer import TransferConfig
+    return TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB)
+
+
+def multipart_etag(data, part_size):
+    md5s = b"".join(hashlib.md5(data[i:i + part_size]).digest() for i in range(0, len(data), part_size))
+    return f'"{hashlib.md5(md5s).hexdigest()}-{(len(data) + part_size - 1) // part_size}"'
+
+
+def test_boto3_copy_uses_upload_part_copy(s3):
+    src, dst = new_bucket(s3), new_bucket(s3)
+    data = os.urandom(12 * MiB + 5)
+    s3.put_object(Bucket=src, Key="big src", Body=data)
+    copied_parts = []
+    s3.meta.events.register("after-call.s3.UploadPartCopy", lambda **kw: copied_parts.append(kw["parsed"]))
+    try:
+        s3.copy({"Bucket": src, "Key": "big src"}, dst, "big/copy", Config=small_parts())
+    finally:
+        s3.meta.events.unregister("after-call.s3.UploadPartCopy")
+    assert len(copied_parts) == 3
+    assert all(p["CopyPartResult"]["ETag"].startswith('"') and p["CopyPartResult"]["LastModified"]
+               for p in copied_parts)
+    got = s3.get_object(Bucket=dst, Key="big/copy")
+    assert got["Body"].read() == data
+    assert got["ETag"] == multipart_etag(data, 5 * MiB) and got["ETag"].endswith('-3"')
+
+
+def test_upload_part_copy_by_hand_with_ranges(s3):
+    b = new_bucket(s3)
+    data = os.urandom(11 * MiB)
+    s3.put_object(Bucket=b, Key="src", Body=data)
+    uid = s3.create_multipart_upload(Bucket=b, Key="dst")["UploadId"]
+    first = s3.upload_part_copy(Bucket=b, Key="dst", UploadId=uid, PartNumber=1, CopySource=f"{b}/src",
+                                CopySourceRange=f"bytes=0-{6 * MiB - 1}")["CopyPartResult"]
+    assert first["ETag"] == f'"{hashlib.md5(data[:6 * MiB]).hexdigest()}"'
+    # The whole source (no range), then an uploaded tail: parts can mix.
+    whole = s3.upload_part_copy(Bucket=b, Key="dst", UploadId=uid, PartNumber=2,
+                                CopySource={"Bucket": b, "Key": "src"})["CopyPartResult"]
+    tail = s3.upload_part_copy(Bucket=b, Key="dst", UploadId=uid, PartNumber=3, CopySource=f"/{b}/src",
+                               CopySourceRange=f"bytes={len(data) - 10}-{len(data) - 1}")["CopyPartResult"]
+    parts = s3.list_parts(Bucket=b, Key="dst", UploadId=uid)["Parts"]
+    assert [(p["PartNumber"], p["Size"]) for p in parts] == [(1, 6 * MiB), (2, len(data)), (3, 10)]
+    done = s3.complete_multipart_upload(Bucket=b, Key="dst", UploadId=uid, MultipartUpload={"Parts": [
+        {"PartNumber": 1, "ETag": first["ETag"]}, {"PartNumber": 2, "ETag": whole["ETag"]},
+        {"PartNumber": 3, "ETag": tail["ETag"]}]})
+    assert done["ETag"].endswith('-3"')
+    assert s3.get_object(Bucket=b, Key="dst")["Body"].read() == data[:6 * MiB] + data + data[-10:]
+
+
+def test_upload_part_copy_errors(s3):
+    b = new_bucket(s3)
+    etag = s3.put_object(Bucket=b, Key="src", Body=b"0123456789")["ETag"]
+    uid = s3.create_multipart_upload(Bucket=b, Key="dst")["UploadId"]
+
+    def copy_part(**kw):
+        args = {"Bucket": b, "Key": "dst", "UploadId": uid, "PartNumber": 1, "CopySource": f"{b}/src", **kw}
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            s3.upload_part_copy(**args)
+        return error_of(e), status_of(e)
+
+    for bad in ["0-5", "bytes=5-", "bytes=-3", "bytes=a-b", "bytes=0-1,3-4", "bytes=5-2", ""]:
+        assert copy_part(CopySourceRange=bad) == ("InvalidArgument", 400), bad
+    assert copy_part(CopySourceRange="bytes=0-10") == ("InvalidRange", 416)
+    assert copy_part(CopySource=f"{b}/missing") == ("NoSuchKey", 404)
+    assert copy_part(CopySource="no-such-bucket-here/src") == ("NoSuchBucket", 404)
+    assert copy_part(UploadId="nope") == ("NoSuchUpload", 404)
+    assert copy_part(PartNumber=10001) == ("InvalidArgument", 400)
+    assert copy_part(CopySourceIfMatch='"nope"') == ("PreconditionFailed", 412)
+    assert copy_part(CopySourceIfNoneMatch=etag) == ("PreconditionFailed", 412)
+    ok = s3.upload_part_copy(Bucket=b, Key="dst", UploadId=uid, PartNumber=1, CopySource=f"{b}/src",
+                             CopySourceRange="bytes=2-4", CopySourceIfMatch=etag)["CopyPartResult"]
+    assert ok["ETag"] == f'"{hashlib.md5(b"234").hexdigest()}"'
+    # The failed attempts left no part behind.
+    assert [p["Size"] for p in s3.list_parts(Bucket=b, Key="dst", UploadId=uid)["Parts"]] == [3]
+
+
+def test_aws_cli_copies_between_buckets_with_upload_part_copy(server, s3, tmp_path):
+    config = tmp_path / "aws-config"
+    config.write_text("[default]\ns3 =\n  multipart_threshold = 5MB\n  multipart_chunksize = 5MB\n")
+    a, b = new_bucket(s3, "cli-a"), new_bucket(s3, "cli-b")
+    data = os.urandom(11 * MiB)
+    s3.put_object(Bucket=a, Key="big", Body=data)
+    out = aws(server, "s3", "cp", f"s3://{a}/big", f"s3://{b}/big", "--debug",
+              env={"AWS_CONFIG_FILE": str(config)}).stderr
+    assert out.count("Making request for OperationModel(name=UploadPartCopy)") == 3, "the CLI did not copy in parts"
+    got = s3.get_object(Bucket=b, Key="big")
+    assert got["Body"].read() == data
+    assert got["ETag"] == multipart_etag(data, 5 * MiB) and got["ETag"].endswith('-3"')
+
+
+# ---- tagging
+
+def tag_dict(s3, bucket, key):
+    return {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]}
+
+
+def test_object_tagging(s3):
+    b = new_bucket(s3)
+    s3.put_object(Bucket=b, Key="t", Body=b"x", Tagging="colour=blue&two%20words=a%2Bb&empty")
+    assert tag_dict(s3, b, "t") == {"colour": "blue", "two words": "a+b", "empty": ""}
+    assert s3.head_object(Bucket=b, Key="t")["ResponseMetadata"]["HTTPHeaders"]["x-amz-tagging-count"] == "3"
+    assert s3.get_object(Bucket=b, Key="t")["TagCount"] == 3
+    s3.put_object_tagging(Bucket=b, Key="t", Tagging={"TagSet": [{"Key": "b", "Value": "2"}, {"Key": "a", "Value": "1"}]})
+    assert s3.get_object_tagging(Bucket=b, Key="t")["TagSet"] == [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}]
+    assert s3.get_object(Bucket=b, Key="t")["Body"].read() == b"x"  # the object itself is untouched
+    assert s3.delete_object_tagging(Bucket=b, Key="t")["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert s3.get_object_tagging(Bucket=b, Key="t")["TagSet"] == []
+    assert "TagCount" not in s3.get_object(Bucket=b, Key="t")
+    # A new PutObject replaces the tags with its own (none here).
+    s3.put_object_tagging(Bucket=b, Key="t", Tagging={"TagSet": [{"Key": "a", "Value": "1"}]})
+    s3.put_object(Bucket=b, Key="t", Body=b"y")
+    assert tag_dict(s3, b, "t") == {}
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object_tagging(Bucket=b, Key="missing")
+    assert error_of(e) == "NoSuchKey"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_object_tagging(Bucket=b, Key="missing", Tagging={"TagSet": []})
+    assert error_of(e) == "NoSuchKey"
+
+
+def test_tagging_limits(s3):
+    b = new_bucket(s3)
+    s3.put_object(Bucket=b, Key="t", Body=b"x")
+
+    def put_tags(tags):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            s3.put_object_tagging(Bucket=b, Key="t", Tagging={"TagSet": tags})
+        return error_of(e), status_of(e)
+
+    eleven = [{"Key": f"k{i}", "Value": "v"} for i in range(11)]
+    assert put_tags(eleven) == ("BadRequest", 400)
+    assert put_tags([{"Key": "k" * 129, "Value": "v"}]) == ("InvalidTag", 400)
+    assert put_tags([{"Key": "k", "Value": "v" * 257}]) == ("InvalidTag", 400)
+    assert put_tags([{"Key": "k", "Value": "1"}, {"Key": "k", "Value": "2"}]) == ("InvalidTag", 400)
+    assert put_tags([{"Key": "aws:reserved", "Value": "1"}]) == ("InvalidTag", 400)
+    s3.put_object_tagging(Bucket=b, Key="t", Tagging={"TagSet": eleven[:10]})
+    s3.put_object_tagging(Bucket=b, Key="t", Tagging={"TagSet": [{"Key": "k" * 128, "Value": "v" * 256}]})
+    for header, code in [("&".join(f"k{i}=v" for i in range(11)), "BadRequest"), ("a=1&a=2", "InvalidArgument"),
+                         ("k=" + "v" * 257, "InvalidTag")]:
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            s3.put_object(Bucket=b, Key="h", Body=b"x", Tagging=header)
+        assert error_of(e) == code, header
+    assert "Contents" not in s3.list_objects_v2(Bucket=b, Prefix="h")
+
+
+def test_tags_through_copy_and_multipart(s3):
+    b = new_bucket(s3)
+    s3.put_object(Bucket=b, Key="src", Body=b"x", Tagging="a=1")
+    s3.copy_object(Bucket=b, Key="kept", CopySource=f"{b}/src")
+    assert tag_dict(s3, b, "kept") == {"a": "1"}
+    s3.copy_object(Bucket=b, Key="replaced", CopySource=f"{b}/src", TaggingDirective="REPLACE", Tagging="b=2")
+    assert tag_dict(s3, b, "replaced") == {"b": "2"}
+    s3.copy_object(Bucket=b, Key="cleared", CopySource=f"{b}/src", TaggingDirective="REPLACE")
+    assert tag_dict(s3, b, "cleared") == {}
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.copy_object(Bucket=b, Key="bad", CopySource=f"{b}/src", TaggingDirective="MERGE")
+    assert error_of(e) == "InvalidArgument"
+    uid = s3.create_multipart_upload(Bucket=b, Key="mp", Tagging="m=1&n=2")["UploadId"]
+    etag = s3.upload_part(Bucket=b, Key="mp", UploadId=uid, PartNumber=1, Body=b"part")["ETag"]
+    s3.complete_multipart_upload(Bucket=b, Key="mp", UploadId=uid,
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert tag_dict(s3, b, "mp") == {"m": "1", "n": "2"}
+
+
+def test_tags_survive_kill_9(start_server):
+    srv = start_server()
+    s3 = srv.client("s3")
+    b = new_bucket(s3)
+    s3.put_object(Bucket=b, Key="k", Body=b"x", Tagging="from=put")
+    s3.put_object(Bucket=b, Key="k2", Body=b"x")
+    s3.put_object_tagging(Bucket=b, Key="k2", Tagging={"TagSet": [{"Key": "from", "Value": "tagging"}]})
+    uid = s3.create_multipart_upload(Bucket=b, Key="mp", Tagging="from=upload")["UploadId"]
+    etag = s3.upload_part(Bucket=b, Key="mp", UploadId=uid, PartNumber=1, Body=b"p")["ETag"]
+    srv.stop(signal.SIGKILL)
+    s3 = start_server(data_dir=srv.data_dir).client("s3")
+    assert tag_dict(s3, b, "k") == {"from": "put"} and tag_dict(s3, b, "k2") == {"from": "tagging"}
+    s3.complete_multipart_upload(Bucket=b, Key="mp", UploadId=uid,
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert tag_dict(s3, b, "mp") == {"from": "upload"}
+
+
+# ---- presigned URLs
+
+def test_presigned_put_and_get_with_plain_http(server, s3):
+    b = new_bucket(s3)
+    signer = server.client("s3", signature_version="s3v4")
+    params = {"Bucket": b, "Key": "up/loaded.txt", "ContentType": "text/plain", "Metadata": {"who": "urllib"},
+              "Tagging": "via=presigned"}
+    url = signer.generate_presigned_url("put_object", Params=params, ExpiresIn=60)
+    assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in url and "X-Amz-Signature=" in url
+    # botocore signs these headers but leaves them out of the URL: the caller sends them.
+    req = urllib.request.Request(url, data=b"sent with urllib", method="PUT", headers={
+        "Content-Type": "text/plain", "x-amz-meta-who": "urllib", "x-amz-tagging": "via=presigned"})
+    with urllib.request.urlopen(req, timeout=5) as r:
+        assert r.status == 200 and r.headers["ETag"] == f'"{hashlib.md5(b"sent with urllib").hexdigest()}"'
+    got = s3.get_object(Bucket=b, Key="up/loaded.txt")
+    assert got["Body"].read() == b"sent with urllib"
+    assert got["ContentType"] == "text/plain" and got["Metadata"] == {"who": "urllib"} and got["TagCount"] == 1
+    url = signer.generate_presigned_url("get_object", Params={"Bucket": b, "Key": "up/loaded.txt",
+                                                              "ResponseContentDisposition": "attachment"})
+    with urllib.request.urlopen(url, timeout=5) as r:
+        assert r.read() == b"sent with urllib" and r.headers["Content-Disposition"] == "attachment"
+    # Other SDKs' presigners put x-amz-* headers in the query string; S3 applies them.
+    hoisted = signer.generate_presigned_url("put_object", Params={"Bucket": b, "Key": "hoisted"}, ExpiresIn=60)
+    hoisted += "&" + urllib.parse.urlencode({"x-amz-meta-colour": "red", "x-amz-tagging": "a=b&c=d"})
+    with urllib.request.urlopen(urllib.request.Request(hoisted, data=b"h", method="PUT"), timeout=5) as r:
+        assert r.status == 200
+    assert s3.head_object(Bucket=b, Key="hoisted")["Metadata"] == {"colour": "red"}
+    assert tag_dict(s3, b, "hoisted") == {"a": "b", "c": "d"}
+
+
+def test_expired_presigned_urls_are_refused(server, s3):
+    b = new_bucket(s3)
+    s3.put_object(Bucket=b, Key="k", Body=b"x")
+    urls = [signer.generate_presigned_url("get_object", Params={"Bucket": b, "Key": "k"}, ExpiresIn=1)
+            for signer in [s3, server.client("s3", signature_version="s3v4")]]  # SigV2 and SigV4
+    time.sleep(2.1)
+    for url in urls:
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(url, timeout=5)
+        assert e.value.code == 403
+        body = ET.fromstring(e.value.read())
+        assert body.find("Code").text == "AccessDenied" and body.find("Message").text == "Request has expired"
 
 
 # ---- the AWS CLI

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::error::{S3Error, S3Result};
-use crate::{buckets, multipart, objects, request, Service};
+use crate::{buckets, multipart, objects, presigned, request, tagging, Service};
 
 /// Everything an operation needs from its request, the body aside.
 pub struct Call {
@@ -77,7 +77,7 @@ async fn route(svc: &Arc<Service>, req: Request, request_id: &str) -> S3Result<R
             _ => Err(S3Error::MethodNotAllowed),
         };
     };
-    let call = Call {
+    let mut call = Call {
         request_id: request_id.to_string(),
         method: parts.method.clone(),
         bucket,
@@ -86,6 +86,8 @@ async fn route(svc: &Arc<Service>, req: Request, request_id: &str) -> S3Result<R
         headers: parts.headers,
         source_ip,
     };
+    presigned::check_expiry(&call.query, lamina_core::now_ms() / 1000)?;
+    presigned::hoisted_headers(&call.query, &mut call.headers);
     if address.key.is_none() {
         return bucket_operation(svc, call, body).await;
     }
@@ -93,9 +95,7 @@ async fn route(svc: &Arc<Service>, req: Request, request_id: &str) -> S3Result<R
     let m = &call.method;
     if call.has("uploadId") {
         return match *m {
-            Method::PUT if call.header("x-amz-copy-source").is_some() => {
-                Err(S3Error::NotImplemented("UploadPartCopy".into()))
-            }
+            Method::PUT if call.header("x-amz-copy-source").is_some() => multipart::upload_part_copy(svc, &call).await,
             Method::PUT => multipart::upload_part(svc, &call, body).await,
             Method::POST => multipart::complete(svc, &call, body).await,
             Method::DELETE => multipart::abort(svc, &call).await,
@@ -103,7 +103,15 @@ async fn route(svc: &Arc<Service>, req: Request, request_id: &str) -> S3Result<R
             _ => Err(S3Error::MethodNotAllowed),
         };
     }
-    if let Some(sub) = ["tagging", "acl", "retention", "legal-hold", "torrent", "restore", "select", "attributes"]
+    if call.has("tagging") {
+        return match *m {
+            Method::PUT => tagging::put(svc, &call, body).await,
+            Method::GET => tagging::get(svc, &call).await,
+            Method::DELETE => tagging::delete(svc, &call).await,
+            _ => Err(S3Error::MethodNotAllowed),
+        };
+    }
+    if let Some(sub) = ["acl", "retention", "legal-hold", "torrent", "restore", "select", "attributes"]
         .into_iter()
         .find(|s| call.has(s))
     {

@@ -6,8 +6,11 @@
 //! mismatch), then stored and returned by GetObject/HeadObject when the
 //! client asks (`x-amz-checksum-mode: ENABLED`). SHA1 is accepted and echoed
 //! but not verified (no SHA-1 in the dependency tree for this alone).
+//! CRC32 is `crc32fast` (SIMD); CRC32C and CRC64NVME come from the `crc`
+//! crate's catalogue.
 
 use base64::Engine as _;
+use crc::{Crc, Digest, Table};
 use sha2::Digest as _;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,11 +51,16 @@ impl Algorithm {
     }
 }
 
+/// CRC32C (Castagnoli, `CRC_32_ISCSI` in the catalogue) and CRC64NVME,
+/// slice-by-16 tables built at compile time.
+static CRC32C: Crc<u32, Table<16>> = Crc::<u32, Table<16>>::new(&crc::CRC_32_ISCSI);
+static CRC64NVME: Crc<u64, Table<16>> = Crc::<u64, Table<16>>::new(&crc::CRC_64_NVME);
+
 /// A running checksum of one algorithm.
 pub enum Hasher {
     Crc32(crc32fast::Hasher),
-    Crc32c(u32),
-    Crc64Nvme(u64),
+    Crc32c(Digest<'static, u32, Table<16>>),
+    Crc64Nvme(Digest<'static, u64, Table<16>>),
     Sha256(Box<sha2::Sha256>),
     /// Not computed (see the module doc).
     Unverified,
@@ -62,8 +70,8 @@ impl Hasher {
     pub fn new(algorithm: Algorithm) -> Self {
         match algorithm {
             Algorithm::Crc32 => Self::Crc32(crc32fast::Hasher::new()),
-            Algorithm::Crc32c => Self::Crc32c(!0),
-            Algorithm::Crc64Nvme => Self::Crc64Nvme(!0),
+            Algorithm::Crc32c => Self::Crc32c(CRC32C.digest()),
+            Algorithm::Crc64Nvme => Self::Crc64Nvme(CRC64NVME.digest()),
             Algorithm::Sha256 => Self::Sha256(Box::default()),
             Algorithm::Sha1 => Self::Unverified,
         }
@@ -72,8 +80,8 @@ impl Hasher {
     pub fn update(&mut self, data: &[u8]) {
         match self {
             Self::Crc32(h) => h.update(data),
-            Self::Crc32c(c) => *c = crc32c_update(*c, data),
-            Self::Crc64Nvme(c) => *c = crc64nvme_update(*c, data),
+            Self::Crc32c(d) => d.update(data),
+            Self::Crc64Nvme(d) => d.update(data),
             Self::Sha256(h) => h.update(data),
             Self::Unverified => {}
         }
@@ -84,61 +92,12 @@ impl Hasher {
         let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
         match self {
             Self::Crc32(h) => Some(b64(&h.finalize().to_be_bytes())),
-            Self::Crc32c(c) => Some(b64(&(!c).to_be_bytes())),
-            Self::Crc64Nvme(c) => Some(b64(&(!c).to_be_bytes())),
+            Self::Crc32c(d) => Some(b64(&d.finalize().to_be_bytes())),
+            Self::Crc64Nvme(d) => Some(b64(&d.finalize().to_be_bytes())),
             Self::Sha256(h) => Some(b64(&h.finalize())),
             Self::Unverified => None,
         }
     }
-}
-
-const fn reflected_table32(poly: u32) -> [u32; 256] {
-    let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 { (c >> 1) ^ poly } else { c >> 1 };
-            k += 1;
-        }
-        table[i] = c;
-        i += 1;
-    }
-    table
-}
-
-const fn reflected_table64(poly: u64) -> [u64; 256] {
-    let mut table = [0u64; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u64;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 { (c >> 1) ^ poly } else { c >> 1 };
-            k += 1;
-        }
-        table[i] = c;
-        i += 1;
-    }
-    table
-}
-
-static CRC32C: [u32; 256] = reflected_table32(0x82F6_3B78);
-static CRC64NVME: [u64; 256] = reflected_table64(0x9A6C_9329_AC4B_C9B5);
-
-fn crc32c_update(mut crc: u32, data: &[u8]) -> u32 {
-    for &b in data {
-        crc = CRC32C[((crc ^ b as u32) & 0xff) as usize] ^ (crc >> 8);
-    }
-    crc
-}
-
-fn crc64nvme_update(mut crc: u64, data: &[u8]) -> u64 {
-    for &b in data {
-        crc = CRC64NVME[((crc ^ b as u64) & 0xff) as usize] ^ (crc >> 8);
-    }
-    crc
 }
 
 #[cfg(test)]

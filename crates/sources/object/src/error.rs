@@ -43,6 +43,12 @@ pub enum S3Error {
     InvalidArgument { message: String, name: String, value: String },
     #[error("{0}")]
     InvalidRequest(String),
+    #[error("{message}")]
+    InvalidTag { message: String },
+    #[error("{message}")]
+    BadRequest { message: String },
+    #[error("{message}")]
+    AccessDenied { message: String },
     #[error("Your key is too long")]
     KeyTooLong,
     #[error("You did not provide the number of bytes specified by the Content-Length HTTP header.")]
@@ -82,6 +88,9 @@ impl S3Error {
             Self::EntityTooLarge => "EntityTooLarge",
             Self::InvalidArgument { .. } => "InvalidArgument",
             Self::InvalidRequest(_) => "InvalidRequest",
+            Self::InvalidTag { .. } => "InvalidTag",
+            Self::BadRequest { .. } => "BadRequest",
+            Self::AccessDenied { .. } => "AccessDenied",
             Self::KeyTooLong => "KeyTooLongError",
             Self::IncompleteBody => "IncompleteBody",
             Self::MissingContentLength => "MissingContentLength",
@@ -98,6 +107,7 @@ impl S3Error {
             Self::NoSuchBucket { .. } | Self::NoSuchKey { .. } | Self::NoSuchUpload { .. } => StatusCode::NOT_FOUND,
             Self::BucketAlreadyOwnedByYou { .. } | Self::BucketNotEmpty { .. } => StatusCode::CONFLICT,
             Self::InvalidRange { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            Self::AccessDenied { .. } => StatusCode::FORBIDDEN,
             Self::MissingContentLength => StatusCode::LENGTH_REQUIRED,
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::NotModified => StatusCode::NOT_MODIFIED,

@@ -27,6 +27,9 @@ pub const MAX_UPLOAD_BYTES: u64 = 5 * 1024 * 1024 * 1024;
 /// Chunks in flight between the request and the writer thread.
 const CHANNEL_DEPTH: usize = 16;
 
+/// The buffer UploadPartCopy streams a source range through.
+const COPY_BUFFER: usize = 1024 * 1024;
+
 #[derive(Clone)]
 pub struct Files {
     tmp: PathBuf,
@@ -174,6 +177,44 @@ impl Files {
         }
         self.publish(&name, &tmp)?;
         Ok(name)
+    }
+
+    /// A new data file holding `len` bytes of `file` from `offset`
+    /// (UploadPartCopy), streamed through a fixed buffer and hashed on the way.
+    pub fn copy_range(&self, file: &str, offset: u64, len: u64) -> std::io::Result<Written> {
+        use std::io::{Read, Seek};
+        let (name, tmp) = self.new_temp();
+        let result = (|| -> std::io::Result<Written> {
+            let mut source = std::fs::File::open(self.path(file))?;
+            source.seek(std::io::SeekFrom::Start(offset))?;
+            let mut source = source.take(len);
+            let mut out = std::fs::File::create(&tmp)?;
+            let mut md5 = Md5::new();
+            let mut buf = vec![0u8; COPY_BUFFER];
+            let mut size = 0u64;
+            loop {
+                let n = source.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                md5.update(&buf[..n]);
+                out.write_all(&buf[..n])?;
+                size += n as u64;
+            }
+            if size != len {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the source file is shorter than its row says",
+                ));
+            }
+            out.sync_all()?;
+            self.publish(&name, &tmp)?;
+            Ok(Written { file: name.clone(), size, md5: md5.finalize().into(), checksum: None })
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
     }
 
     /// A new data file holding `files` one after another (CompleteMultipartUpload).

@@ -3,9 +3,11 @@
 //!
 //! - [`router`] serves every S3 request the front door recognises (SigV4
 //!   scope `s3`, presigned `X-Amz-Credential=.../s3/...`, or a
-//!   `{bucket}.s3[.{region}].localhost` host). [`request`] works out the
+//!   `{bucket}.s3[.{region}].localhost` host; [`presigned`] refuses expired
+//!   URLs). [`request`] works out the
 //!   bucket, key and sub-resource; [`api`] picks the operation, which lives
-//!   in [`buckets`], [`objects`] or [`multipart`]; failures leave through
+//!   in [`buckets`], [`objects`], [`multipart`] or [`tagging`] (copies read
+//!   their source through [`copy_source`]); failures leave through
 //!   [`error::S3Error`] as S3's XML error.
 //! - Bytes live in immutable files under `<data_dir>/objects/data`
 //!   ([`files`]: streamed in and out, never whole in memory, fsynced and
@@ -21,6 +23,7 @@ pub mod api;
 pub mod buckets;
 pub mod checksum;
 pub mod chunked;
+pub mod copy_source;
 pub mod deliver;
 pub mod error;
 pub mod files;
@@ -29,9 +32,11 @@ pub mod multipart;
 pub mod names;
 pub mod notify;
 pub mod objects;
+pub mod presigned;
 pub mod range;
 pub mod request;
 pub mod store;
+pub mod tagging;
 pub mod xml;
 
 use axum::extract::{DefaultBodyLimit, Request, State};

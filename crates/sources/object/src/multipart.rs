@@ -1,8 +1,9 @@
-//! Multipart uploads: CreateMultipartUpload, UploadPart,
+//! Multipart uploads: CreateMultipartUpload, UploadPart, UploadPartCopy,
 //! CompleteMultipartUpload, AbortMultipartUpload, ListParts and
 //! ListMultipartUploads.
 //!
-//! Each part is its own data file; completing concatenates the chosen parts
+//! Each part is its own data file (UploadPartCopy streams its range of the
+//! source's file into a new one); completing concatenates the chosen parts
 //! into a new file (the kernel copies, `copy_file_range`), whose ETag is
 //! S3's: the MD5 of the parts' binary MD5s, then `-N`.
 
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use crate::api::{read_xml, Call};
 use crate::buckets::xml_response;
 use crate::error::{S3Error, S3Result};
+use crate::files::{Written, MAX_UPLOAD_BYTES};
 use crate::objects::{attrs_from, created, etag_header};
 use crate::store::{Object, Part, Upload};
 use crate::xml::XmlWriter;
@@ -32,6 +34,7 @@ pub async fn create(svc: &Arc<Service>, call: &Call) -> S3Result<Response> {
         key: call.key.clone(),
         created_ms: lamina_core::now_ms(),
         attrs: attrs_from(&call.headers),
+        tags: crate::tagging::from_header(call)?,
     };
     let row = upload.clone();
     svc.db(move |s| s.create_upload(&row)).await?;
@@ -61,13 +64,17 @@ async fn upload_of(svc: &Arc<Service>, call: &Call) -> S3Result<Upload> {
     }
 }
 
-pub async fn upload_part(svc: &Arc<Service>, call: &Call, body: Body) -> S3Result<Response> {
+/// `?partNumber`, 1 to 10,000.
+fn part_number(call: &Call) -> S3Result<u32> {
     let raw = call.param("partNumber").unwrap_or("");
-    let number = raw.parse::<u32>().ok().filter(|n| (1..=MAX_PART_NUMBER).contains(n)).ok_or_else(|| {
+    raw.parse::<u32>().ok().filter(|n| (1..=MAX_PART_NUMBER).contains(n)).ok_or_else(|| {
         S3Error::invalid_argument("Part number must be an integer between 1 and 10000, inclusive", "partNumber", raw)
-    })?;
-    let upload = upload_of(svc, call).await?;
-    let written = svc.files.receive(&call.headers, body).await?;
+    })
+}
+
+/// Records a part whose file is in place (replacing any part of the same
+/// number); on failure the new file is unlinked.
+async fn record_part(svc: &Arc<Service>, upload: &Upload, number: u32, written: &Written) -> S3Result<Part> {
     let part = Part {
         number,
         file: written.file.clone(),
@@ -83,6 +90,14 @@ pub async fn upload_part(svc: &Arc<Service>, call: &Call, body: Body) -> S3Resul
             return Err(e);
         }
     }
+    Ok(part)
+}
+
+pub async fn upload_part(svc: &Arc<Service>, call: &Call, body: Body) -> S3Result<Response> {
+    let number = part_number(call)?;
+    let upload = upload_of(svc, call).await?;
+    let written = svc.files.receive(&call.headers, body).await?;
+    let part = record_part(svc, &upload, number, &written).await?;
     let mut resp = StatusCode::OK.into_response();
     resp.headers_mut().insert(header::ETAG, etag_header(&part.etag));
     if let Some((name, value)) = &written.checksum {
@@ -91,6 +106,39 @@ pub async fn upload_part(svc: &Arc<Service>, call: &Call, body: Body) -> S3Resul
         }
     }
     Ok(resp)
+}
+
+/// UploadPartCopy: the part's bytes are the source object's, or the
+/// `x-amz-copy-source-range` of them, copied file to file.
+pub async fn upload_part_copy(svc: &Arc<Service>, call: &Call) -> S3Result<Response> {
+    let number = part_number(call)?;
+    let upload = upload_of(svc, call).await?;
+    let source = crate::copy_source::source(svc, call).await?;
+    let (offset, len) = match call.header("x-amz-copy-source-range") {
+        Some(r) => crate::copy_source::range(r, source.size)?,
+        None if source.size > MAX_UPLOAD_BYTES => {
+            return Err(S3Error::InvalidRequest(format!(
+            "The specified copy source is larger than the maximum allowable size for a copy source: {MAX_UPLOAD_BYTES}"
+        )))
+        }
+        None => (0, source.size),
+    };
+    let (file, key) = (source.file.clone(), source.key.clone());
+    let written = svc
+        .fs(move |f| match f.copy_range(&file, offset, len) {
+            Ok(w) => Ok(w),
+            // Replaced or deleted since its row was read.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(S3Error::NoSuchKey { key }),
+            Err(e) => Err(e.into()),
+        })
+        .await?;
+    let part = record_part(svc, &upload, number, &written).await?;
+    let mut w = XmlWriter::new();
+    w.root("CopyPartResult");
+    w.elem("LastModified", &iso8601(part.modified_ms));
+    w.elem("ETag", &format!("\"{}\"", part.etag));
+    w.close("CopyPartResult");
+    Ok(xml_response(w.finish()))
 }
 
 /// Checks the client's part list against the stored parts; returns the
@@ -137,6 +185,7 @@ pub async fn complete(svc: &Arc<Service>, call: &Call, body: Body) -> S3Result<R
         etag: multipart_etag(&chosen),
         modified_ms: lamina_core::now_ms(),
         attrs: upload.attrs.clone(),
+        tags: upload.tags.clone(),
     };
     let (id, bucket, row) = (upload.upload_id.clone(), call.bucket.clone(), object.clone());
     match svc.db(move |s| s.complete_upload(&id, &bucket, &row)).await {

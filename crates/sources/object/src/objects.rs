@@ -1,5 +1,6 @@
 //! Object operations: PutObject, GetObject / HeadObject (ranges and
-//! conditional requests), DeleteObject, DeleteObjects and CopyObject.
+//! conditional requests), DeleteObject, DeleteObjects and CopyObject (its
+//! source and conditions are [`crate::copy_source`]'s).
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
@@ -60,6 +61,7 @@ pub fn etag_header(etag: &str) -> HeaderValue {
 
 pub async fn put(svc: &Arc<Service>, call: &Call, body: Body) -> S3Result<Response> {
     svc.bucket(&call.bucket).await?;
+    let tags = crate::tagging::from_header(call)?;
     let written = svc.files.receive(&call.headers, body).await?;
     let mut attrs = attrs_from(&call.headers);
     attrs.checksum = written.checksum.clone();
@@ -70,6 +72,7 @@ pub async fn put(svc: &Arc<Service>, call: &Call, body: Body) -> S3Result<Respon
         etag: hex::encode(written.md5),
         modified_ms: lamina_core::now_ms(),
         attrs,
+        tags,
     };
     commit(svc, call, &object).await?;
     svc.notifier.emit(created(svc, call, "ObjectCreated:Put", &object)).await;
@@ -118,7 +121,7 @@ fn insert(headers: &mut HeaderMap, name: &str, value: &str) {
 }
 
 /// The object, or NoSuchKey (NoSuchBucket when the bucket is missing).
-async fn find(svc: &Arc<Service>, bucket: &str, key: &str) -> S3Result<Object> {
+pub(crate) async fn find(svc: &Arc<Service>, bucket: &str, key: &str) -> S3Result<Object> {
     let (b, k) = (bucket.to_string(), key.to_string());
     match svc.db(move |s| s.object(&b, &k)).await? {
         Some(o) => Ok(o),
@@ -150,6 +153,9 @@ pub async fn get(svc: &Arc<Service>, call: &Call, head: bool) -> S3Result<Respon
     }
     if let Some(parts) = object.etag.split_once('-').and_then(|(_, n)| n.parse::<u32>().ok()) {
         insert(&mut headers, "x-amz-mp-parts-count", &parts.to_string());
+    }
+    if !object.tags.is_empty() {
+        insert(&mut headers, "x-amz-tagging-count", &object.tags.len().to_string());
     }
     if span.is_none() && call.header("x-amz-checksum-mode").is_some_and(|m| m.eq_ignore_ascii_case("enabled")) {
         if let Some((name, value)) = &object.attrs.checksum {
@@ -284,30 +290,13 @@ fn error_entry(w: &mut XmlWriter, key: &str, e: &S3Error) {
     w.close("Error");
 }
 
-/// `x-amz-copy-source: [/]bucket/key[?versionId=..]`, URL-encoded.
-fn copy_source(value: &str) -> S3Result<(String, String)> {
-    let invalid = || S3Error::invalid_argument("Invalid copy source object key", "x-amz-copy-source", value);
-    let path = value.split('?').next().unwrap_or("");
-    let path = path.strip_prefix('/').unwrap_or(path);
-    let decoded = percent_encoding::percent_decode_str(path).decode_utf8().map_err(|_| invalid())?;
-    let (bucket, key) = decoded.split_once('/').ok_or_else(invalid)?;
-    if bucket.is_empty() || key.is_empty() {
-        return Err(invalid());
-    }
-    Ok((bucket.to_string(), key.to_string()))
-}
-
 pub async fn copy(svc: &Arc<Service>, call: &Call) -> S3Result<Response> {
     svc.bucket(&call.bucket).await?;
-    let (src_bucket, src_key) = copy_source(call.header("x-amz-copy-source").unwrap_or(""))?;
-    let source = find(svc, &src_bucket, &src_key).await?;
-    let replace = match call.header("x-amz-metadata-directive").unwrap_or("COPY") {
-        "COPY" => false,
-        "REPLACE" => true,
-        other => {
-            return Err(S3Error::invalid_argument("Unknown metadata directive.", "x-amz-metadata-directive", other))
-        }
-    };
+    let (src_bucket, src_key) = crate::copy_source::parse(call.header("x-amz-copy-source").unwrap_or(""))?;
+    let replace = directive(call, "x-amz-metadata-directive", "Unknown metadata directive.")?;
+    let replace_tags = directive(call, "x-amz-tagging-directive", "Unknown tagging directive.")?;
+    let new_tags = if replace_tags { crate::tagging::from_header(call)? } else { Default::default() };
+    let source = crate::copy_source::source(svc, call).await?;
     if !replace && src_bucket == call.bucket && src_key == call.key {
         return Err(S3Error::InvalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into()));
     }
@@ -322,6 +311,7 @@ pub async fn copy(svc: &Arc<Service>, call: &Call) -> S3Result<Response> {
         etag: source.etag.clone(),
         modified_ms: lamina_core::now_ms(),
         attrs,
+        tags: if replace_tags { new_tags } else { source.tags.clone() },
     };
     commit(svc, call, &object).await?;
     svc.notifier.emit(created(svc, call, "ObjectCreated:Copy", &object)).await;
@@ -333,17 +323,19 @@ pub async fn copy(svc: &Arc<Service>, call: &Call) -> S3Result<Response> {
     Ok(xml_response(w.finish()))
 }
 
+/// A CopyObject directive header: COPY (the default, false) or REPLACE (true).
+fn directive(call: &Call, header: &str, unknown: &str) -> S3Result<bool> {
+    match call.header(header).unwrap_or("COPY") {
+        "COPY" => Ok(false),
+        "REPLACE" => Ok(true),
+        other => Err(S3Error::invalid_argument(unknown, header, other)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    #[test]
-    fn copy_sources() {
-        assert_eq!(copy_source("/b/k%20x").unwrap(), ("b".into(), "k x".into()));
-        assert_eq!(copy_source("b/dir/k?versionId=1").unwrap(), ("b".into(), "dir/k".into()));
-        assert!(copy_source("b").is_err());
-    }
 
     #[test]
     fn attrs_drop_aws_chunked_and_keep_metadata() {

@@ -7,6 +7,11 @@
 //! place, and replacing or deleting an object commits the row change before
 //! the old file is unlinked. Calls block: the service runs them on tokio's
 //! blocking pool.
+//!
+//! Object tags live in their own column (`tags`, a JSON object), apart from
+//! the attributes: PutObjectTagging changes them without touching the
+//! object, and CopyObject copies or replaces them under its own directive.
+//! Databases made before tags get the column at open ([`add_tags_columns`]).
 
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -16,6 +21,7 @@ use std::path::Path;
 
 use crate::error::{S3Error, S3Result};
 use crate::listing::Entry;
+use crate::tagging::Tags;
 
 #[derive(Debug, Clone)]
 pub struct Bucket {
@@ -48,6 +54,7 @@ pub struct Object {
     pub etag: String,
     pub modified_ms: i64,
     pub attrs: Attrs,
+    pub tags: Tags,
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +64,8 @@ pub struct Upload {
     pub key: String,
     pub created_ms: i64,
     pub attrs: Attrs,
+    /// The tags the completed object gets (`x-amz-tagging` at creation).
+    pub tags: Tags,
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +96,7 @@ CREATE TABLE IF NOT EXISTS objects (
     etag TEXT NOT NULL,
     modified_ms INTEGER NOT NULL,
     attrs TEXT NOT NULL,
+    tags TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (bucket, key)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS uploads (
@@ -94,7 +104,8 @@ CREATE TABLE IF NOT EXISTS uploads (
     bucket TEXT NOT NULL,
     key TEXT NOT NULL,
     created_ms INTEGER NOT NULL,
-    attrs TEXT NOT NULL
+    attrs TEXT NOT NULL,
+    tags TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, upload_id);
 CREATE TABLE IF NOT EXISTS parts (
@@ -125,6 +136,17 @@ fn attrs_from(s: String) -> Attrs {
     serde_json::from_str(&s).unwrap_or_default()
 }
 
+fn tags_json(t: &Tags) -> String {
+    serde_json::to_string(t).unwrap_or_else(|_| "{}".into())
+}
+
+fn tags_from(s: String) -> Tags {
+    serde_json::from_str(&s).unwrap_or_default()
+}
+
+/// The columns [`object_from`] reads, in its order.
+const OBJECT_COLUMNS: &str = "key, file, size, etag, modified_ms, attrs, tags";
+
 fn object_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<Object> {
     Ok(Object {
         key: row.get(0)?,
@@ -133,7 +155,68 @@ fn object_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<Object> {
         etag: row.get(3)?,
         modified_ms: row.get(4)?,
         attrs: attrs_from(row.get(5)?),
+        tags: tags_from(row.get(6)?),
     })
+}
+
+/// The columns [`upload_from`] reads, in its order.
+const UPLOAD_COLUMNS: &str = "upload_id, bucket, key, created_ms, attrs, tags";
+
+fn upload_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<Upload> {
+    Ok(Upload {
+        upload_id: row.get(0)?,
+        bucket: row.get(1)?,
+        key: row.get(2)?,
+        created_ms: row.get(3)?,
+        attrs: attrs_from(row.get(4)?),
+        tags: tags_from(row.get(5)?),
+    })
+}
+
+/// The columns [`bucket_from`] reads, in its order.
+const BUCKET_COLUMNS: &str = "name, region, created_ms";
+
+fn bucket_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<Bucket> {
+    Ok(Bucket { name: row.get(0)?, region: row.get(1)?, created_ms: row.get(2)? })
+}
+
+fn part_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<Part> {
+    Ok(Part {
+        number: row.get(0)?,
+        file: row.get(1)?,
+        size: row.get::<_, i64>(2)? as u64,
+        etag: row.get(3)?,
+        modified_ms: row.get(4)?,
+    })
+}
+
+/// Writes an object's row in `tx`, replacing any previous one; returns the
+/// previous row's file.
+fn write_object(tx: &rusqlite::Transaction<'_>, bucket: &str, o: &Object) -> S3Result<Option<String>> {
+    let old: Option<String> = tx
+        .query_row("SELECT file FROM objects WHERE bucket = ?1 AND key = ?2", [bucket, &o.key], |r| r.get(0))
+        .optional()?;
+    tx.execute(
+        "INSERT OR REPLACE INTO objects (bucket, key, file, size, etag, modified_ms, attrs, tags)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![bucket, o.key, o.file, o.size as i64, o.etag, o.modified_ms, attrs_json(&o.attrs), tags_json(&o.tags)],
+    )?;
+    Ok(old)
+}
+
+/// Databases made before object tags get the `tags` column on objects and uploads.
+fn add_tags_columns(conn: &Connection) -> S3Result<()> {
+    for table in ["objects", "uploads"] {
+        let has: bool = conn.query_row(
+            &format!("SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = 'tags'"),
+            [],
+            |r| r.get::<_, i64>(0).map(|n| n > 0),
+        )?;
+        if !has {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN tags TEXT NOT NULL DEFAULT '{{}}'"))?;
+        }
+    }
+    Ok(())
 }
 
 impl Store {
@@ -143,6 +226,7 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        add_tags_columns(&conn)?;
         Ok(Self { conn: Mutex::new(conn) })
     }
 
@@ -158,19 +242,14 @@ impl Store {
     }
 
     pub fn bucket(&self, name: &str) -> S3Result<Option<Bucket>> {
-        Ok(self
-            .conn
-            .lock()
-            .query_row("SELECT name, region, created_ms FROM buckets WHERE name = ?1", [name], |r| {
-                Ok(Bucket { name: r.get(0)?, region: r.get(1)?, created_ms: r.get(2)? })
-            })
-            .optional()?)
+        let sql = format!("SELECT {BUCKET_COLUMNS} FROM buckets WHERE name = ?1");
+        Ok(self.conn.lock().query_row(&sql, [name], bucket_from).optional()?)
     }
 
     pub fn buckets(&self) -> S3Result<Vec<Bucket>> {
         let conn = self.conn.lock();
-        let mut stmt = conn.prepare("SELECT name, region, created_ms FROM buckets ORDER BY name")?;
-        let rows = stmt.query_map([], |r| Ok(Bucket { name: r.get(0)?, region: r.get(1)?, created_ms: r.get(2)? }))?;
+        let mut stmt = conn.prepare(&format!("SELECT {BUCKET_COLUMNS} FROM buckets ORDER BY name"))?;
+        let rows = stmt.query_map([], bucket_from)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -255,44 +334,34 @@ impl Store {
     // ---- objects
 
     pub fn object(&self, bucket: &str, key: &str) -> S3Result<Option<Object>> {
-        Ok(self
-            .conn
-            .lock()
-            .query_row(
-                "SELECT key, file, size, etag, modified_ms, attrs FROM objects WHERE bucket = ?1 AND key = ?2",
-                [bucket, key],
-                object_from,
-            )
-            .optional()?)
+        let sql = format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = ?1 AND key = ?2");
+        Ok(self.conn.lock().query_row(&sql, [bucket, key], object_from).optional()?)
     }
 
     /// Writes the object's row; returns the file it replaced, if any.
     pub fn put_object(&self, bucket: &str, o: &Object) -> S3Result<Option<String>> {
         let mut conn = self.conn.lock();
         let tx = conn.transaction()?;
-        let old: Option<String> = tx
-            .query_row("SELECT file FROM objects WHERE bucket = ?1 AND key = ?2", [bucket, &o.key], |r| r.get(0))
-            .optional()?;
-        tx.execute(
-            "INSERT OR REPLACE INTO objects (bucket, key, file, size, etag, modified_ms, attrs)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![bucket, o.key, o.file, o.size as i64, o.etag, o.modified_ms, attrs_json(&o.attrs)],
-        )?;
+        let old = write_object(&tx, bucket, o)?;
         tx.commit()?;
         Ok(old.filter(|f| *f != o.file))
+    }
+
+    /// Replaces an object's tag set; false when there is no such object.
+    pub fn set_tags(&self, bucket: &str, key: &str, tags: &Tags) -> S3Result<bool> {
+        let n = self.conn.lock().execute(
+            "UPDATE objects SET tags = ?3 WHERE bucket = ?1 AND key = ?2",
+            params![bucket, key, tags_json(tags)],
+        )?;
+        Ok(n == 1)
     }
 
     /// Deletes the object; returns its row when there was one.
     pub fn delete_object(&self, bucket: &str, key: &str) -> S3Result<Option<Object>> {
         let mut conn = self.conn.lock();
         let tx = conn.transaction()?;
-        let old = tx
-            .query_row(
-                "SELECT key, file, size, etag, modified_ms, attrs FROM objects WHERE bucket = ?1 AND key = ?2",
-                [bucket, key],
-                object_from,
-            )
-            .optional()?;
+        let sql = format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = ?1 AND key = ?2");
+        let old = tx.query_row(&sql, [bucket, key], object_from).optional()?;
         if old.is_some() {
             tx.execute("DELETE FROM objects WHERE bucket = ?1 AND key = ?2", [bucket, key])?;
         }
@@ -317,47 +386,23 @@ impl Store {
 
     pub fn create_upload(&self, u: &Upload) -> S3Result<()> {
         self.conn.lock().execute(
-            "INSERT INTO uploads (upload_id, bucket, key, created_ms, attrs) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![u.upload_id, u.bucket, u.key, u.created_ms, attrs_json(&u.attrs)],
+            "INSERT INTO uploads (upload_id, bucket, key, created_ms, attrs, tags) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![u.upload_id, u.bucket, u.key, u.created_ms, attrs_json(&u.attrs), tags_json(&u.tags)],
         )?;
         Ok(())
     }
 
     pub fn upload(&self, upload_id: &str) -> S3Result<Option<Upload>> {
-        Ok(self
-            .conn
-            .lock()
-            .query_row(
-                "SELECT upload_id, bucket, key, created_ms, attrs FROM uploads WHERE upload_id = ?1",
-                [upload_id],
-                |r| {
-                    Ok(Upload {
-                        upload_id: r.get(0)?,
-                        bucket: r.get(1)?,
-                        key: r.get(2)?,
-                        created_ms: r.get(3)?,
-                        attrs: attrs_from(r.get(4)?),
-                    })
-                },
-            )
-            .optional()?)
+        let sql = format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE upload_id = ?1");
+        Ok(self.conn.lock().query_row(&sql, [upload_id], upload_from).optional()?)
     }
 
     /// Uploads of a bucket, ordered by key then id.
     pub fn uploads(&self, bucket: &str) -> S3Result<Vec<Upload>> {
         let conn = self.conn.lock();
-        let mut stmt = conn.prepare(
-            "SELECT upload_id, bucket, key, created_ms, attrs FROM uploads WHERE bucket = ?1 ORDER BY key, upload_id",
-        )?;
-        let rows = stmt.query_map([bucket], |r| {
-            Ok(Upload {
-                upload_id: r.get(0)?,
-                bucket: r.get(1)?,
-                key: r.get(2)?,
-                created_ms: r.get(3)?,
-                attrs: attrs_from(r.get(4)?),
-            })
-        })?;
+        let mut stmt =
+            conn.prepare(&format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE bucket = ?1 ORDER BY key, upload_id"))?;
+        let rows = stmt.query_map([bucket], upload_from)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -389,15 +434,7 @@ impl Store {
         let conn = self.conn.lock();
         let mut stmt = conn
             .prepare("SELECT number, file, size, etag, modified_ms FROM parts WHERE upload_id = ?1 ORDER BY number")?;
-        let rows = stmt.query_map([upload_id], |r| {
-            Ok(Part {
-                number: r.get(0)?,
-                file: r.get(1)?,
-                size: r.get::<_, i64>(2)? as u64,
-                etag: r.get(3)?,
-                modified_ms: r.get(4)?,
-            })
-        })?;
+        let rows = stmt.query_map([upload_id], part_from)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -433,15 +470,7 @@ impl Store {
             let files = stmt.query_map([upload_id], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
             files
         };
-        let old: Option<String> = tx
-            .query_row("SELECT file FROM objects WHERE bucket = ?1 AND key = ?2", [bucket, &o.key], |r| r.get(0))
-            .optional()?;
-        files.extend(old);
-        tx.execute(
-            "INSERT OR REPLACE INTO objects (bucket, key, file, size, etag, modified_ms, attrs)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![bucket, o.key, o.file, o.size as i64, o.etag, o.modified_ms, attrs_json(&o.attrs)],
-        )?;
+        files.extend(write_object(&tx, bucket, o)?);
         tx.execute("DELETE FROM parts WHERE upload_id = ?1", [upload_id])?;
         tx.execute("DELETE FROM uploads WHERE upload_id = ?1", [upload_id])?;
         tx.commit()?;
@@ -459,5 +488,39 @@ impl Store {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_database_from_before_tags_gets_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("objects.sqlite");
+        {
+            let old = Connection::open(&path).unwrap();
+            old.execute_batch(
+                "CREATE TABLE objects (bucket TEXT NOT NULL, key TEXT NOT NULL, file TEXT NOT NULL,
+                    size INTEGER NOT NULL, etag TEXT NOT NULL, modified_ms INTEGER NOT NULL, attrs TEXT NOT NULL,
+                    PRIMARY KEY (bucket, key)) WITHOUT ROWID;
+                 CREATE TABLE uploads (upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL,
+                    created_ms INTEGER NOT NULL, attrs TEXT NOT NULL);
+                 INSERT INTO objects VALUES ('b', 'k', 'f', 1, 'e', 0, '{}');
+                 INSERT INTO uploads VALUES ('u', 'b', 'k', 0, '{}');",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert!(store.object("b", "k").unwrap().unwrap().tags.is_empty());
+        assert!(store.upload("u").unwrap().unwrap().tags.is_empty());
+        let tags = Tags::from([("colour".to_string(), "blue".to_string())]);
+        assert!(store.set_tags("b", "k", &tags).unwrap());
+        assert!(!store.set_tags("b", "missing", &tags).unwrap());
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.object("b", "k").unwrap().unwrap().tags, tags);
     }
 }
