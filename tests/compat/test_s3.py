@@ -7,7 +7,7 @@ file past the 8 MiB multipart threshold), multipart copies (UploadPartCopy,
 from boto3's `copy` and `aws s3 cp s3://... s3://...`), object tagging,
 presigned GET/PUT URLs, `aws s3 sync`, error shapes, restart durability,
 and bucket notifications to a function and a queue.
-The report test measures PutObject/GetObject of 100 MiB against `dd`.
+The report test measures PutObject/GetObject/UploadPartCopy of 100 MiB against `dd`.
 """
 
 import hashlib
@@ -193,6 +193,29 @@ def test_checksums_are_verified_and_returned(s3):
     assert error_of(e) == "BadDigest"
 
 
+@pytest.mark.parametrize("header,check", [("x-amz-checksum-crc32c", 0xE3069283),
+                                          ("x-amz-checksum-crc64nvme", 0xAE8B14860A799888)])
+def test_crc32c_and_crc64nvme_are_verified(server, s3, header, check):
+    """The catalogue's check values (CRC of b"123456789"), sent the way SDKs
+    with the CRT send them; boto3 without awscrt cannot compute these two."""
+    import base64
+    b = new_bucket(s3)
+    width = 4 if header.endswith("crc32c") else 8
+    good = base64.b64encode(check.to_bytes(width, "big")).decode()
+    req = urllib.request.Request(f"{server.endpoint}/{b}/c", data=b"123456789", method="PUT",
+                                 headers=signed_headers({header: good}))
+    with urllib.request.urlopen(req, timeout=5) as r:
+        assert r.status == 200 and r.headers[header] == good
+    got = s3.get_object(Bucket=b, Key="c", ChecksumMode="ENABLED")
+    assert got["ResponseMetadata"]["HTTPHeaders"][header] == good
+    bad = base64.b64encode((check ^ 1).to_bytes(width, "big")).decode()
+    req = urllib.request.Request(f"{server.endpoint}/{b}/c2", data=b"123456789", method="PUT",
+                                 headers=signed_headers({header: bad}))
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=5)
+    assert e.value.code == 400 and ET.fromstring(e.value.read()).find("Code").text == "BadDigest"
+
+
 def signed_headers(extra=None):
     h = {"Authorization": "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/s3/aws4_request, "
                           "SignedHeaders=host, Signature=x"}
@@ -250,6 +273,9 @@ def test_copy_object_and_metadata_directive(s3):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s3.copy_object(Bucket=b, Key="x", CopySource=f"{b}/missing")
     assert error_of(e) == "NoSuchKey"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.copy_object(Bucket=b, Key="x", CopySource=f"{b}/src", CopySourceIfMatch='"not-the-etag"')
+    assert error_of(e) == "PreconditionFailed" and status_of(e) == 412
     # The source's later deletion does not affect the copy.
     s3.delete_object(Bucket=b, Key="src")
     assert s3.get_object(Bucket=other, Key="dst")["Body"].read() == b"copy me"
@@ -807,7 +833,7 @@ def test_notification_destinations_are_validated(s3):
 # ---- report
 
 def test_report_object_throughput(server, s3, tmp_path):
-    """PutObject / GetObject of 100 MiB over HTTP, next to dd on the same disk."""
+    """PutObject / GetObject / UploadPartCopy of 100 MiB over HTTP, next to dd on the same disk."""
     b = new_bucket(s3)
     size = 100 * MiB
     src = tmp_path / "100m.bin"
@@ -841,6 +867,19 @@ def test_report_object_throughput(server, s3, tmp_path):
         get_s = time.perf_counter() - t0
         conn.close()
         assert n == size
+    uid = s3.create_multipart_upload(Bucket=b, Key="copied")["UploadId"]
+    t0 = time.perf_counter()
+    etag = s3.upload_part_copy(Bucket=b, Key="copied", UploadId=uid, PartNumber=1,
+                               CopySource=f"{b}/big")["CopyPartResult"]["ETag"]
+    copy_s = time.perf_counter() - t0
+    s3.complete_multipart_upload(Bucket=b, Key="copied", UploadId=uid,
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert s3.head_object(Bucket=b, Key="copied")["ContentLength"] == size
+    with open(f"/proc/{server.proc.pid}/status") as f:
+        peak = next(line.split()[1] for line in f if line.startswith("VmHWM:"))
     print(f"\nS3 PutObject 100 MiB (plain HTTP, MD5 + fsync + rename): {size / MiB / put_s:.0f} MB/s ({put_s:.2f}s)"
           f"\nS3 GetObject 100 MiB (plain HTTP, streamed from the file): {size / MiB / get_s:.0f} MB/s ({get_s:.2f}s)"
+          f"\nS3 UploadPartCopy 100 MiB (one part, file to file, MD5 + fsync): {size / MiB / copy_s:.0f} MB/s"
+          f" ({copy_s:.2f}s)"
+          f"\nlamina peak RSS (VmHWM) after the suite so far: {int(peak) // 1024} MiB"
           f"\ndd bs=1M count=100 conv=fsync on the same disk: {dd_line}")
