@@ -155,8 +155,13 @@ pub(crate) fn start(service: &Arc<Service>) {
                 }
                 Err(e) => tracing::error!(error = %e, "cannot read the topic outbox"),
             }
+            // Sleep until woken, the next retry falls due, or POLL at most.
+            let now = lamina_core::now_ms();
+            let next_ms = svc.inner.lock().store.next_due_after(now).ok().flatten();
+            let sleep =
+                next_ms.map_or(POLL, |at| POLL.min(Duration::from_millis(at.saturating_sub(now).max(1) as u64)));
             drop(svc);
-            let _ = tokio::time::timeout(POLL, wake.notified()).await;
+            let _ = tokio::time::timeout(sleep, wake.notified()).await;
         }
     });
 }

@@ -175,6 +175,12 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    /// When the next delivery not yet due falls due, if one is waiting.
+    pub fn next_due_after(&self, now_ms: i64) -> TopicResult<Option<i64>> {
+        let mut stmt = self.conn.prepare_cached("SELECT MIN(not_before_ms) FROM outbox WHERE not_before_ms > ?1")?;
+        Ok(stmt.query_row(params![now_ms], |r| r.get(0))?)
+    }
+
     /// Writes attempts' outcomes back in one transaction.
     pub fn settle(&mut self, settled: &[Settled]) -> TopicResult<()> {
         let tx = self.conn.transaction()?;
@@ -257,6 +263,8 @@ mod tests {
         assert_eq!(store.live_dedups(2_000).unwrap()[0].message_id, "m");
         assert!(store.live_dedups(301_000).unwrap().is_empty());
         assert_eq!(store.due(1_000, 10).unwrap().iter().map(|r| r.body.as_str()).collect::<Vec<_>>(), ["c"]);
+        assert_eq!(store.next_due_after(1_000).unwrap(), Some(5_000));
+        assert_eq!(store.next_due_after(5_000).unwrap(), None);
         let later = store.due(5_000, 10).unwrap();
         assert_eq!(later.iter().map(|r| (r.body.as_str(), r.attempts)).collect::<Vec<_>>(), [("c", 0), ("b", 1)]);
     }
