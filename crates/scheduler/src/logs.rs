@@ -63,15 +63,14 @@ impl Writer {
                 let mut events = first.events;
                 let mut usage: HashMap<(String, String), Usage> = HashMap::new();
                 add_usage(&mut usage, first.usage);
-                let gather_until = tokio::time::Instant::now() + LOG_BATCH_WINDOW;
+                // Sleep through the window rather than wait on the channel:
+                // a waiting receiver would be woken, often across cores, by
+                // every invocation's record.
+                tokio::time::sleep(LOG_BATCH_WINDOW).await;
                 while events.len() < LOG_BATCH_MAX {
-                    match tokio::time::timeout_at(gather_until, rx.recv()).await {
-                        Ok(Some(more)) => {
-                            events.extend(more.events);
-                            add_usage(&mut usage, more.usage);
-                        }
-                        _ => break,
-                    }
+                    let Ok(more) = rx.try_recv() else { break };
+                    events.extend(more.events);
+                    add_usage(&mut usage, more.usage);
                 }
                 let store = store.clone();
                 let usage: Vec<Usage> = usage.into_values().collect();
