@@ -182,6 +182,36 @@ def test_bad_md5_is_rejected_and_nothing_is_written(s3):
     s3.put_object(Bucket=b, Key="good", Body=b"payload", ContentMD5=right)
 
 
+def test_error_before_the_body_closes_the_connection(server, s3):
+    """botocore sends `Expect: 100-continue` on PutObject and, when no answer
+    comes within a second (a loaded machine), sends the body anyway: a
+    rejected request's body must never be read as the next request."""
+    import socket
+    b = new_bucket(s3)
+    auth = "Authorization: AWS4-HMAC-SHA256 Credential=x/20261124/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(
+            f"PUT /{b}/k HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}\r\nContent-Length: 7\r\n"
+            "Content-MD5: not-base64!\r\nExpect: 100-continue\r\n\r\n".encode()
+        )
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(65536)
+        assert head.startswith(b"HTTP/1.1 400"), head
+        assert b"connection: close" in head.lower(), head
+        # The late body and a next request on the same connection: the server
+        # has closed it, so neither is parsed.
+        sock.sendall(b"payload" + f"GET /{b}?list-type=2 HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}\r\n\r\n".encode())
+        rest = b""
+        try:
+            while chunk := sock.recv(65536):
+                rest += chunk
+        except ConnectionResetError:
+            pass
+        assert b"HTTP/1.1 400" not in rest.split(b"\r\n\r\n", 1)[-1], rest
+    assert s3.list_objects_v2(Bucket=b)["KeyCount"] == 0
+
+
 def test_checksums_are_verified_and_returned(s3):
     b = new_bucket(s3)
     put = s3.put_object(Bucket=b, Key="c", Body=b"hello world", ChecksumAlgorithm="CRC32")

@@ -52,15 +52,32 @@ pub async fn read_xml(body: Body) -> S3Result<String> {
 pub async fn handle(svc: Arc<Service>, req: Request) -> Response {
     let request_id = lamina_scheduler::new_request_id();
     let head = req.method() == Method::HEAD;
+    let sends_body = sends_body(req.headers());
     let mut resp = match route(&svc, req, &request_id).await {
         Ok(r) => r,
-        Err(e) => e.response(&request_id, head),
+        Err(e) => {
+            let mut resp = e.response(&request_id, head);
+            if sends_body {
+                // The body may be unread, or still on its way: a client that
+                // sent `Expect: 100-continue` and heard nothing for a second
+                // (botocore waits one) sends it anyway. Reusing the
+                // connection would parse those bytes as the next request.
+                resp.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            resp
+        }
     };
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-amz-request-id", v);
     }
     resp.headers_mut().insert("x-amz-id-2", HeaderValue::from_static("lamina"));
     resp
+}
+
+/// Whether a request announces a body (a length above zero, or chunks).
+fn sends_body(headers: &HeaderMap) -> bool {
+    let length = headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
+    headers.contains_key(http::header::TRANSFER_ENCODING) || length.is_some_and(|n| n.trim() != "0")
 }
 
 async fn route(svc: &Arc<Service>, req: Request, request_id: &str) -> S3Result<Response> {
