@@ -46,7 +46,7 @@ struct Record {
     usage: Usage,
 }
 
-/// Writes log lines and usage to the store from one background task, in order.
+/// Writes log lines and usage to the store from one background thread, in order.
 pub(crate) struct Writer {
     tx: mpsc::UnboundedSender<Record>,
     /// False when function log capture is off: only usage is written.
@@ -55,35 +55,13 @@ pub(crate) struct Writer {
 
 impl Writer {
     pub(crate) fn start(store: Arc<dyn Store>, keep_lines: bool) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Record>();
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                // Gather for a moment: one transaction per batch, not per
-                // invocation, keeps the disk and a core out of the hot path.
-                let mut events = first.events;
-                let mut usage: HashMap<(String, String), Usage> = HashMap::new();
-                add_usage(&mut usage, first.usage);
-                // Sleep through the window rather than wait on the channel:
-                // a waiting receiver would be woken, often across cores, by
-                // every invocation's record.
-                tokio::time::sleep(LOG_BATCH_WINDOW).await;
-                while events.len() < LOG_BATCH_MAX {
-                    let Ok(more) = rx.try_recv() else { break };
-                    events.extend(more.events);
-                    add_usage(&mut usage, more.usage);
-                }
-                let store = store.clone();
-                let usage: Vec<Usage> = usage.into_values().collect();
-                let written = tokio::task::spawn_blocking(move || {
-                    store.append_logs(&events)?;
-                    store.record_usage(&usage)
-                })
-                .await;
-                if !matches!(written, Ok(Ok(()))) {
-                    tracing::error!("could not write function logs and usage to the store");
-                }
-            }
-        });
+        let (tx, rx) = mpsc::unbounded_channel::<Record>();
+        let spawned = std::thread::Builder::new()
+            .name("lamina-log-writer".into())
+            .spawn(move || write_batches(store.as_ref(), rx));
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "could not start the function log writer; function logs and usage are not stored");
+        }
         Self { tx, keep_lines }
     }
 
@@ -109,6 +87,29 @@ impl Writer {
             gb_seconds: billed_ms as f64 / 1000.0 * f64::from(memory_mib) / 1024.0,
         };
         let _ = self.tx.send(Record { events, usage });
+    }
+}
+
+/// The writer thread: waits for a record, gathers for a moment (one
+/// transaction per batch, not per invocation), writes; until every sender is
+/// gone.
+fn write_batches(store: &dyn Store, mut rx: mpsc::UnboundedReceiver<Record>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut events = first.events;
+        let mut usage: HashMap<(String, String), Usage> = HashMap::new();
+        add_usage(&mut usage, first.usage);
+        // Sleep through the window rather than wait on the channel: a waiting
+        // receiver would be woken, often across cores, by every record.
+        std::thread::sleep(LOG_BATCH_WINDOW);
+        while events.len() < LOG_BATCH_MAX {
+            let Ok(more) = rx.try_recv() else { break };
+            events.extend(more.events);
+            add_usage(&mut usage, more.usage);
+        }
+        let usage: Vec<Usage> = usage.into_values().collect();
+        if let Err(e) = store.append_logs(&events).and_then(|()| store.record_usage(&usage)) {
+            tracing::error!(error = %e, "could not write function logs and usage to the store");
+        }
     }
 }
 
