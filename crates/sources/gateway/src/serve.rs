@@ -146,20 +146,11 @@ async fn invoke(
     trace_id: Option<String>,
     payload: Vec<u8>,
 ) -> Outcome {
-    let resolved = match gw.scheduler.resolve(&target.function, target.qualifier.as_deref()) {
+    let req = match invoke_request(gw, target, request_id, trace_id, payload) {
         Ok(r) => r,
         Err(e) => return Outcome::Rejected(e),
     };
     let scheduler = gw.scheduler.clone();
-    let req = InvokeRequest {
-        version: resolved.version,
-        invoked_arn: resolved.invoked_arn,
-        request_id,
-        payload: Bytes::from(payload),
-        client_context: None,
-        trace_id,
-        tail_log: false,
-    };
     let origin = lamina_scheduler::Origin { trigger: lamina_scheduler::Trigger::Http, queued_since: None };
     // When the function's own limits (init and timeout) end it before the
     // integration times out, await it here: a spawned task would cost a
@@ -178,6 +169,27 @@ async fn invoke(
         Ok(Err(join)) => Outcome::Rejected(InvokeError::Platform(join.to_string())),
         Err(_) => Outcome::TimedOut,
     }
+}
+
+/// The invocation of the integration's function (at its qualifier) with
+/// the event, or why the target does not resolve.
+pub(crate) fn invoke_request(
+    gw: &Gateway,
+    target: &Target,
+    request_id: String,
+    trace_id: Option<String>,
+    payload: Vec<u8>,
+) -> Result<InvokeRequest, InvokeError> {
+    let resolved = gw.scheduler.resolve(&target.function, target.qualifier.as_deref())?;
+    Ok(InvokeRequest {
+        version: resolved.version,
+        invoked_arn: resolved.invoked_arn,
+        request_id,
+        payload: Bytes::from(payload),
+        client_context: None,
+        trace_id,
+        tail_log: false,
+    })
 }
 
 /// The caller's trace (`X-Amzn-Trace-Id` or W3C `traceparent`), continued by the invocation.

@@ -12,7 +12,7 @@
 use axum::body::{Body, Bytes};
 use axum::http::HeaderValue;
 use axum::response::Response;
-use lamina_scheduler::{InvokeError, InvokeRequest, InvokeStream, Part, StreamedInvoke};
+use lamina_scheduler::{InvokeError, InvokeStream, Part, StreamedInvoke};
 use serde_json::Value;
 
 use crate::event;
@@ -44,16 +44,7 @@ pub async fn respond(
         InvokeError::Throttled { .. } => Failure::Throttled,
         other => Failure::Failed(other.to_string()),
     };
-    let resolved = gw.scheduler.resolve(&target.function, target.qualifier.as_deref()).map_err(rejected)?;
-    let req = InvokeRequest {
-        version: resolved.version,
-        invoked_arn: resolved.invoked_arn,
-        request_id,
-        payload: Bytes::from(payload),
-        client_context: None,
-        trace_id,
-        tail_log: false,
-    };
+    let req = crate::serve::invoke_request(gw, target, request_id, trace_id, payload).map_err(rejected)?;
     match gw.scheduler.invoke_stream(req).await.map_err(rejected)? {
         StreamedInvoke::Whole(r) if r.function_error.is_some() => Err(Failure::Failed("function error".into())),
         StreamedInvoke::Whole(r) => event::response(&r.payload, false).map_err(|e| Failure::Failed(e.0.into())),
