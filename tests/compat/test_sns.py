@@ -2,7 +2,8 @@
 SNS's error codes, fan-out to a Python function (Lambda's SNS event, field by
 field), to SQS queues (JSON envelope and raw delivery, FIFO), to an HTTP
 endpoint run by the test (confirmation flow, notifications, retries of a
-failing endpoint as its DeliveryPolicy says, throttling), https endpoints
+failing endpoint as its DeliveryPolicy says, throttling, redrive of given-up
+deliveries to a RedrivePolicy's dead-letter queue), https endpoints
 with a CA made by the test (and one it does not trust), filter policies in
 both scopes, and durability across a kill -9."""
 
@@ -537,6 +538,76 @@ def test_no_retries_gives_up_after_one_attempt(sns):
         assert len(ep.of_type("SubscriptionConfirmation")) == 1
     finally:
         ep.close()
+
+
+def test_given_up_http_delivery_goes_to_the_dead_letter_queue(sns, sqs):
+    dlq_url, dlq_arn = new_queue(sqs, unique("dlq"))
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn})
+    ep = Endpoint(fail_first=1000)
+    try:
+        topic = sns.create_topic(Name=unique("redrive"))["TopicArn"]
+        sub = sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=ep.url, ReturnSubscriptionArn=True,
+                            Attributes={"DeliveryPolicy": quick_retries(numRetries=1), "RedrivePolicy": redrive})["SubscriptionArn"]
+        [conf, _] = attempts_until(ep, "SubscriptionConfirmation", 2)
+        sns.confirm_subscription(TopicArn=topic, Token=json.loads(conf["body"])["Token"])
+        assert sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]["RedrivePolicy"] == redrive
+        msg_id = sns.publish(TopicArn=topic, Message="undeliverable", Subject="s")["MessageId"]
+        [dead] = receive_all(sqs, dlq_url, expect=1)
+        body = json.loads(dead["Body"])
+        assert body["Type"] == "Notification" and body["MessageId"] == msg_id and body["TopicArn"] == topic
+        assert body["Message"] == "undeliverable" and body["Subject"] == "s"
+        assert body["UnsubscribeURL"].startswith(sns.meta.endpoint_url + "/_sns/?Action=Unsubscribe")
+        # Given up after the policy's one retry; the failed confirmations were not redriven.
+        assert [n["headers"]["x-amz-sns-message-id"] for n in ep.of_type("Notification")] == [msg_id, msg_id]
+        assert receive_all(sqs, dlq_url, expect=1, timeout=2) == []
+    finally:
+        ep.close()
+
+
+def test_given_up_raw_delivery_reaches_the_dead_letter_queue_raw(sns, sqs):
+    dlq_url, dlq_arn = new_queue(sqs, unique("dlq"))
+    ep = Endpoint(fail_first=1000)
+    try:
+        topic = sns.create_topic(Name=unique("redriveraw"))["TopicArn"]
+        sub = sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=ep.url, ReturnSubscriptionArn=True,
+                            Attributes={"DeliveryPolicy": quick_retries(numRetries=0)})["SubscriptionArn"]
+        [conf] = attempts_until(ep, "SubscriptionConfirmation", 1)
+        sns.confirm_subscription(TopicArn=topic, Token=json.loads(conf["body"])["Token"])
+        for name, value in [("RawMessageDelivery", "true"), ("RedrivePolicy", json.dumps({"deadLetterTargetArn": dlq_arn}))]:
+            sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName=name, AttributeValue=value)
+        sns.publish(TopicArn=topic, Message="raw and dead", MessageAttributes={"k": attr("v")})
+        [dead] = receive_all(sqs, dlq_url, expect=1)
+        assert dead["Body"] == "raw and dead"
+        assert dead["MessageAttributes"]["k"] == {"DataType": "String", "StringValue": "v"}
+    finally:
+        ep.close()
+
+
+def test_bad_redrive_policies_get_invalid_parameter(sns, sqs):
+    _, dlq_arn = new_queue(sqs, unique("dlq"))
+    topic = sns.create_topic(Name=unique("badredrive"))["TopicArn"]
+    _, q_arn = new_queue(sqs)
+    sub = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=q_arn)["SubscriptionArn"]
+    cases = [
+        ("{not json", "Invalid parameter: RedrivePolicy: failed to parse JSON."),
+        (json.dumps({"deadLetterTargetArn": topic}), "Invalid parameter: RedrivePolicy: deadLetterTargetArn is an invalid arn"),
+        (json.dumps({"deadLetterTargetArn": "queue-name"}), "Invalid parameter: RedrivePolicy: deadLetterTargetArn is an invalid arn"),
+        (json.dumps({}), "Invalid parameter: RedrivePolicy: deadLetterTargetArn is an invalid arn"),
+    ]
+    for value, message in cases:
+        with pytest.raises(ClientError) as e:
+            sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="RedrivePolicy", AttributeValue=value)
+        assert error_of(e) == ("InvalidParameter", 400)
+        assert e.value.response["Error"]["Message"] == message
+        with pytest.raises(ClientError) as e:
+            sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=new_queue(sqs)[1], Attributes={"RedrivePolicy": value})
+        assert e.value.response["Error"]["Message"] == message
+    assert "RedrivePolicy" not in sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]
+    good = json.dumps({"deadLetterTargetArn": dlq_arn})
+    sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="RedrivePolicy", AttributeValue=good)
+    assert sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]["RedrivePolicy"] == good
+    sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="RedrivePolicy", AttributeValue="")
+    assert "RedrivePolicy" not in sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]
 
 
 def test_topic_delivery_policy_applies_and_subscriptions_override_it(sns):

@@ -18,9 +18,12 @@
 //! platform cannot take them (no such queue, the store refused the event);
 //! they are retried with a doubling delay capped at 60 seconds, up to 12
 //! attempts. A retry's time is written to the outbox row, so retries owed
-//! survive a restart. Failed attempts are logged at info, given-up
-//! deliveries at warn (with the error chain: a refused certificate says
-//! so). At least once: a crash between delivering and deleting the row
+//! survive a restart. A given-up notification whose subscription has a
+//! `RedrivePolicy` goes to that dead-letter queue as an SQS delivery would
+//! (envelope or raw body): its row is replaced by the redrive row in one
+//! transaction, so the handoff survives a crash. Failed attempts are logged
+//! at info, dropped deliveries at warn (with the error chain: a refused
+//! certificate says so). At least once: a crash between delivering and deleting the row
 //! delivers again on restart.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -65,6 +68,10 @@ pub struct Delivery {
     pub attributes: BTreeMap<String, MessageAttribute>,
     pub group_id: Option<String>,
     pub dedup_id: Option<String>,
+    /// A given-up delivery on its way to its subscription's dead-letter
+    /// queue (given up in turn, it is dropped).
+    #[serde(default)]
+    pub redriven: bool,
 }
 
 impl Delivery {
@@ -110,12 +117,15 @@ pub enum Settled {
     Done { id: i64 },
     /// Failed: tried again at `not_before_ms`.
     Retry { id: i64, attempts: u32, not_before_ms: i64 },
+    /// Given up: the row goes, and `delivery` (an encoded [`Delivery`] to
+    /// the dead-letter queue) takes its place in the same transaction.
+    Redrive { id: i64, delivery: String },
 }
 
 impl Settled {
     pub fn id(&self) -> i64 {
         match self {
-            Self::Done { id } | Self::Retry { id, .. } => *id,
+            Self::Done { id } | Self::Retry { id, .. } | Self::Redrive { id, .. } => *id,
         }
     }
 }
@@ -265,19 +275,69 @@ async fn run_one(service: Weak<Service>, attempt: Attempt<'_>) -> Option<Settled
                 );
                 Settled::Retry { id: row.id, attempts, not_before_ms: lamina_core::now_ms() + delay.as_millis() as i64 }
             }
-            None => {
-                tracing::warn!(
-                    subscription = delivery.subscription_arn,
-                    endpoint = delivery.target,
-                    message_id = delivery.message_id,
-                    attempts,
-                    error = why,
-                    "delivery given up"
-                );
-                Settled::Done { id: row.id }
-            }
+            None => give_up(&svc, row.id, delivery, attempts, &why),
         },
     })
+}
+
+/// A delivery out of retries: to its subscription's dead-letter queue when
+/// it has one (and this is not already that redrive), dropped otherwise.
+fn give_up(svc: &Service, id: i64, d: &Delivery, attempts: u32, why: &str) -> Settled {
+    let dlq = if d.redriven { None } else { svc.dead_letter_queue(&d.subscription_arn) };
+    let redrive = dlq.and_then(|queue| dead_letter(d, &queue)).map(|r| r.encode());
+    if let Some(Ok(delivery)) = redrive {
+        tracing::info!(
+            subscription = d.subscription_arn,
+            message_id = d.message_id,
+            attempts,
+            error = why,
+            "delivery given up; redriven to the dead-letter queue"
+        );
+        return Settled::Redrive { id, delivery };
+    }
+    tracing::warn!(
+        subscription = d.subscription_arn,
+        endpoint = d.target,
+        message_id = d.message_id,
+        attempts,
+        error = why,
+        redriven = d.redriven,
+        "delivery given up"
+    );
+    Settled::Done { id }
+}
+
+/// What the dead-letter queue `queue_arn` receives for a given-up
+/// notification: what an SQS subscription would have (the JSON envelope,
+/// or the message itself for raw delivery). Confirmations are not redriven.
+pub fn dead_letter(d: &Delivery, queue_arn: &str) -> Option<Delivery> {
+    if d.message_type != "Notification" {
+        return None;
+    }
+    let body = match d.kind {
+        Kind::Sqs | Kind::Http => d.body.clone(),
+        Kind::Lambda => envelope_of_lambda_event(&d.body)?,
+    };
+    Some(Delivery { kind: Kind::Sqs, target: queue_arn.to_string(), body, redriven: true, ..d.clone() })
+}
+
+/// The notification envelope inside a Lambda SNS event (`Records[0].Sns`),
+/// with the URL keys spelled as in SQS and HTTP notifications.
+fn envelope_of_lambda_event(event: &str) -> Option<String> {
+    let mut event: serde_json::Value = serde_json::from_str(event).ok()?;
+    let sns = event.pointer_mut("/Records/0/Sns")?.as_object_mut()?;
+    for (lambda_key, key) in [("SigningCertUrl", "SigningCertURL"), ("UnsubscribeUrl", "UnsubscribeURL")] {
+        if let Some(v) = sns.remove(lambda_key) {
+            sns.insert(key.to_string(), v);
+        }
+    }
+    if sns.get("Subject").is_some_and(serde_json::Value::is_null) {
+        sns.remove("Subject");
+    }
+    if sns.get("MessageAttributes").and_then(serde_json::Value::as_object).is_some_and(|a| a.is_empty()) {
+        sns.remove("MessageAttributes");
+    }
+    serde_json::to_string(sns).ok()
 }
 
 fn to_lambda(svc: &Service, d: &Delivery) -> Result<(), String> {
@@ -363,6 +423,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -371,6 +432,45 @@ mod tests {
         assert_eq!(delays, vec![Some(1), Some(2), Some(4), Some(8), Some(16), Some(32)]);
         assert_eq!(platform_backoff(8), Some(Duration::from_secs(60)));
         assert_eq!(platform_backoff(12), None);
+    }
+
+    fn notification(kind: Kind, body: &str) -> Delivery {
+        Delivery {
+            kind,
+            subscription_arn: "arn:aws:sns:us-east-1:000000000000:t:sub".into(),
+            topic_arn: "arn:aws:sns:us-east-1:000000000000:t".into(),
+            target: "http://127.0.0.1:1/".into(),
+            message_type: "Notification".into(),
+            message_id: "m-1".into(),
+            body: body.into(),
+            raw: false,
+            attributes: BTreeMap::new(),
+            group_id: None,
+            dedup_id: None,
+            redriven: false,
+        }
+    }
+
+    #[test]
+    fn dead_letters_carry_the_sqs_body_to_the_queue() {
+        let dlq = "arn:aws:sqs:us-east-1:000000000000:dlq";
+        let d = dead_letter(&notification(Kind::Http, r#"{"Type":"Notification"}"#), dlq).unwrap();
+        assert_eq!(
+            (d.kind, d.target.as_str(), d.body.as_str(), d.redriven),
+            (Kind::Sqs, dlq, r#"{"Type":"Notification"}"#, true)
+        );
+
+        let event = r#"{"Records":[{"Sns":{"Type":"Notification","MessageId":"m-1","Subject":null,"SigningCertUrl":"c","UnsubscribeUrl":"u","MessageAttributes":{}}}]}"#;
+        let d = dead_letter(&notification(Kind::Lambda, event), dlq).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&d.body).unwrap();
+        assert_eq!(
+            doc,
+            serde_json::json!({"Type":"Notification","MessageId":"m-1","SigningCertURL":"c","UnsubscribeURL":"u"})
+        );
+
+        let confirmation =
+            Delivery { message_type: "SubscriptionConfirmation".into(), ..notification(Kind::Http, "{}") };
+        assert!(dead_letter(&confirmation, dlq).is_none());
     }
 
     #[test]

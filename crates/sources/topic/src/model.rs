@@ -399,11 +399,27 @@ pub fn validate_subscription_attribute(name: &str, value: &str, protocol: Protoc
         "DeliveryPolicy" => crate::delivery_policy::parse_subscription(value)
             .map(|_| ())
             .map_err(|e| invalid(format!("DeliveryPolicy: {e}"))),
-        "RedrivePolicy" | "ReplayPolicy" => serde_json::from_str::<serde_json::Value>(value)
+        "RedrivePolicy" if value.is_empty() => Ok(()),
+        "RedrivePolicy" => dead_letter_target(value).map(|_| ()),
+        "ReplayPolicy" => serde_json::from_str::<serde_json::Value>(value)
             .map(|_| ())
             .map_err(|_| invalid(format!("{name}: failed to parse JSON"))),
         n if SETTABLE_SUBSCRIPTION_ATTRIBUTES.contains(&n) => Ok(()),
         _ => Err(invalid("AttributeName".into())),
+    }
+}
+
+/// The queue ARN a `RedrivePolicy` (`{"deadLetterTargetArn": "arn:aws:sqs:..."}`)
+/// names, checked as SNS checks it.
+pub fn dead_letter_target(policy: &str) -> TopicResult<String> {
+    let invalid = |why: &str| TopicError::InvalidParameter(format!("Invalid parameter: RedrivePolicy: {why}"));
+    let doc: serde_json::Value = serde_json::from_str(policy).map_err(|_| invalid("failed to parse JSON."))?;
+    let arn = doc.get("deadLetterTargetArn").and_then(serde_json::Value::as_str).unwrap_or("");
+    let parts: Vec<&str> = arn.split(':').collect();
+    if matches!(parts.as_slice(), ["arn", _, "sqs", _, _, name] if !name.is_empty()) {
+        Ok(arn.to_string())
+    } else {
+        Err(invalid("deadLetterTargetArn is an invalid arn"))
     }
 }
 
@@ -426,6 +442,20 @@ pub fn check_topic_arn(arn: &str, param: &str) -> TopicResult<()> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn redrive_policies_name_an_sqs_queue() {
+        let ok = r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq"}"#;
+        assert_eq!(dead_letter_target(ok).unwrap(), "arn:aws:sqs:us-east-1:000000000000:dlq");
+        let message = |p: &str| match dead_letter_target(p) {
+            Err(TopicError::InvalidParameter(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(message("{nope"), "Invalid parameter: RedrivePolicy: failed to parse JSON.");
+        let sns = r#"{"deadLetterTargetArn":"arn:aws:sns:us-east-1:000000000000:t"}"#;
+        assert_eq!(message(sns), "Invalid parameter: RedrivePolicy: deadLetterTargetArn is an invalid arn");
+        assert_eq!(message("{}"), "Invalid parameter: RedrivePolicy: deadLetterTargetArn is an invalid arn");
+    }
 
     #[test]
     fn topic_names_and_fifo_suffix_agree() {

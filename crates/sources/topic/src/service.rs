@@ -304,6 +304,7 @@ impl Service {
                 attributes: BTreeMap::new(),
                 group_id: None,
                 dedup_id: None,
+                redriven: false,
             };
             inner.store.push_outbox(&[d.encode()?], None, now)?;
             self.wake.notify_one();
@@ -405,7 +406,7 @@ impl Service {
             .cloned()
             .ok_or_else(|| TopicError::NotFound("Subscription does not exist".into()))?;
         model::validate_subscription_attribute(name, value, sub.protocol)?;
-        if matches!(name, "FilterPolicy" | "DeliveryPolicy") && value.is_empty() {
+        if matches!(name, "FilterPolicy" | "DeliveryPolicy" | "RedrivePolicy") && value.is_empty() {
             sub.attributes.remove(name);
         } else {
             sub.attributes.insert(name.to_string(), value.to_string());
@@ -414,6 +415,14 @@ impl Service {
         inner.store.put_subscription(&sub)?;
         inner.subscriptions.insert(arn.to_string(), sub);
         Ok(())
+    }
+
+    /// The dead-letter queue a subscription's `RedrivePolicy` names, if it
+    /// still exists and has one.
+    pub fn dead_letter_queue(&self, subscription_arn: &str) -> Option<String> {
+        let inner = self.inner.lock();
+        let policy = inner.subscriptions.get(subscription_arn)?.attributes.get("RedrivePolicy")?;
+        model::dead_letter_target(policy).ok()
     }
 
     // ---- publish ----
@@ -501,6 +510,7 @@ impl Service {
             attributes: if sub.raw_delivery() { m.attributes.clone() } else { BTreeMap::new() },
             group_id: input.group_id.clone(),
             dedup_id: dedup_id.map(str::to_string),
+            redriven: false,
         }
     }
 }

@@ -187,11 +187,17 @@ impl Store {
         {
             let mut delete = tx.prepare_cached("DELETE FROM outbox WHERE id = ?1")?;
             let mut retry = tx.prepare_cached("UPDATE outbox SET attempts = ?2, not_before_ms = ?3 WHERE id = ?1")?;
+            let mut insert = tx.prepare_cached("INSERT INTO outbox (body, not_before_ms) VALUES (?1, ?2)")?;
             for s in settled {
                 match s {
                     Settled::Done { id } => delete.execute(params![id])?,
                     Settled::Retry { id, attempts, not_before_ms } => {
                         retry.execute(params![id, attempts, not_before_ms])?
+                    }
+                    Settled::Redrive { id, delivery } => {
+                        delete.execute(params![id])?;
+                        let now = lamina_core::now_ms();
+                        insert.execute(params![delivery, now])?
                     }
                 };
             }
