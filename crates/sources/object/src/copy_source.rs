@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::api::Call;
 use crate::error::{S3Error, S3Result};
+use crate::objects::{failed_condition, Conditions, Failed};
 use crate::store::Object;
 use crate::Service;
 
@@ -40,30 +41,18 @@ pub async fn source(svc: &Arc<Service>, call: &Call) -> S3Result<Object> {
 /// `-if-none-match` / `-if-modified-since`; an ETag condition, when sent,
 /// overrides its date partner, as S3 documents for CopyObject.
 pub fn check_conditions(call: &Call, source: &Object) -> S3Result<()> {
-    let etag_in = |list: &str| list.split(',').any(|t| t.trim() == "*" || t.trim().trim_matches('"') == source.etag);
-    let modified_secs = source.modified_ms / 1000;
-    let date = |name: &str| {
-        call.header(name)
-            .and_then(|v| httpdate::parse_http_date(v).ok())
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_secs() as i64)
-    };
-    let failed = |condition| Err(S3Error::PreconditionFailed { condition });
-    if let Some(list) = call.header("x-amz-copy-source-if-match") {
-        if !etag_in(list) {
-            return failed("x-amz-copy-source-If-Match");
+    const COPY: Conditions = [
+        ("x-amz-copy-source-if-match", "x-amz-copy-source-If-Match"),
+        ("x-amz-copy-source-if-unmodified-since", "x-amz-copy-source-If-Unmodified-Since"),
+        ("x-amz-copy-source-if-none-match", "x-amz-copy-source-If-None-Match"),
+        ("x-amz-copy-source-if-modified-since", "x-amz-copy-source-If-Modified-Since"),
+    ];
+    match failed_condition(call, source, COPY) {
+        Some(Failed::Changed(condition) | Failed::Unchanged(condition)) => {
+            Err(S3Error::PreconditionFailed { condition })
         }
-    } else if date("x-amz-copy-source-if-unmodified-since").is_some_and(|t| modified_secs > t) {
-        return failed("x-amz-copy-source-If-Unmodified-Since");
+        None => Ok(()),
     }
-    if let Some(list) = call.header("x-amz-copy-source-if-none-match") {
-        if etag_in(list) {
-            return failed("x-amz-copy-source-If-None-Match");
-        }
-    } else if date("x-amz-copy-source-if-modified-since").is_some_and(|t| modified_secs <= t) {
-        return failed("x-amz-copy-source-If-Modified-Since");
-    }
-    Ok(())
 }
 
 /// The bytes an `x-amz-copy-source-range` names in a source of `size`

@@ -133,12 +133,7 @@ pub async fn upload_part_copy(svc: &Arc<Service>, call: &Call) -> S3Result<Respo
         })
         .await?;
     let part = record_part(svc, &upload, number, &written).await?;
-    let mut w = XmlWriter::new();
-    w.root("CopyPartResult");
-    w.elem("LastModified", &iso8601(part.modified_ms));
-    w.elem("ETag", &format!("\"{}\"", part.etag));
-    w.close("CopyPartResult");
-    Ok(xml_response(w.finish()))
+    Ok(crate::objects::copy_result("CopyPartResult", part.modified_ms, &part.etag))
 }
 
 /// Checks the client's part list against the stored parts; returns the

@@ -206,6 +206,35 @@ pub async fn get(svc: &Arc<Service>, call: &Call, head: bool) -> S3Result<Respon
 
 /// If-Match / If-Unmodified-Since (412) and If-None-Match / If-Modified-Since (304).
 fn check_conditions(call: &Call, o: &Object) -> S3Result<()> {
+    const GET: Conditions = [
+        ("if-match", "If-Match"),
+        ("if-unmodified-since", "If-Unmodified-Since"),
+        ("if-none-match", ""),
+        ("if-modified-since", ""),
+    ];
+    match failed_condition(call, o, GET) {
+        Some(Failed::Changed(condition)) => Err(S3Error::PreconditionFailed { condition }),
+        Some(Failed::Unchanged(_)) => Err(S3Error::NotModified),
+        None => Ok(()),
+    }
+}
+
+/// The headers of If-Match, If-Unmodified-Since, If-None-Match and
+/// If-Modified-Since (in that order), each with the name an error gives it.
+pub type Conditions = [(&'static str, &'static str); 4];
+
+/// Which condition an object fails, by the side it fails on.
+pub enum Failed {
+    /// If-Match or If-Unmodified-Since: the object changed.
+    Changed(&'static str),
+    /// If-None-Match or If-Modified-Since: the object did not.
+    Unchanged(&'static str),
+}
+
+/// The first condition the object fails; an ETag condition, when sent,
+/// overrides its date partner, as S3 documents.
+pub fn failed_condition(call: &Call, o: &Object, names: Conditions) -> Option<Failed> {
+    let [if_match, if_unmodified, if_none_match, if_modified] = names;
     let etag_in = |list: &str| list.split(',').any(|t| t.trim() == "*" || t.trim().trim_matches('"') == o.etag);
     let modified_secs = o.modified_ms / 1000;
     let date = |h: &str| {
@@ -214,21 +243,29 @@ fn check_conditions(call: &Call, o: &Object) -> S3Result<()> {
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map(|d| d.as_secs() as i64)
     };
-    if let Some(m) = call.header("if-match") {
-        if !etag_in(m) {
-            return Err(S3Error::PreconditionFailed { condition: "If-Match" });
-        }
-    } else if date("if-unmodified-since").is_some_and(|t| modified_secs > t) {
-        return Err(S3Error::PreconditionFailed { condition: "If-Unmodified-Since" });
+    let changed = match call.header(if_match.0) {
+        Some(list) => !etag_in(list),
+        None => date(if_unmodified.0).is_some_and(|t| modified_secs > t),
+    };
+    if changed {
+        let name = if call.header(if_match.0).is_some() { if_match.1 } else { if_unmodified.1 };
+        return Some(Failed::Changed(name));
     }
-    if let Some(m) = call.header("if-none-match") {
-        if etag_in(m) {
-            return Err(S3Error::NotModified);
-        }
-    } else if date("if-modified-since").is_some_and(|t| modified_secs <= t) {
-        return Err(S3Error::NotModified);
+    match call.header(if_none_match.0) {
+        Some(list) if etag_in(list) => Some(Failed::Unchanged(if_none_match.1)),
+        Some(_) => None,
+        None => date(if_modified.0).is_some_and(|t| modified_secs <= t).then_some(Failed::Unchanged(if_modified.1)),
     }
-    Ok(())
+}
+
+/// CopyObject's and UploadPartCopy's answer: `<{root}>` with LastModified and ETag.
+pub fn copy_result(root: &str, modified_ms: i64, etag: &str) -> Response {
+    let mut w = XmlWriter::new();
+    w.root(root);
+    w.elem("LastModified", &iso8601(modified_ms));
+    w.elem("ETag", &format!("\"{etag}\""));
+    w.close(root);
+    xml_response(w.finish())
 }
 
 pub async fn delete(svc: &Arc<Service>, call: &Call) -> S3Result<Response> {
@@ -315,12 +352,7 @@ pub async fn copy(svc: &Arc<Service>, call: &Call) -> S3Result<Response> {
     };
     commit(svc, call, &object).await?;
     svc.notifier.emit(created(svc, call, "ObjectCreated:Copy", &object)).await;
-    let mut w = XmlWriter::new();
-    w.root("CopyObjectResult");
-    w.elem("LastModified", &iso8601(object.modified_ms));
-    w.elem("ETag", &format!("\"{}\"", object.etag));
-    w.close("CopyObjectResult");
-    Ok(xml_response(w.finish()))
+    Ok(copy_result("CopyObjectResult", object.modified_ms, &object.etag))
 }
 
 /// A CopyObject directive header: COPY (the default, false) or REPLACE (true).
