@@ -41,7 +41,7 @@ use crate::error::{TopicError, TopicResult};
 use crate::model::MessageAttribute;
 use crate::service::Service;
 use crate::store::OutboxRow;
-use crate::tls::{self, HttpClient};
+use crate::tls;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -138,7 +138,6 @@ pub(crate) fn start(service: &Arc<Service>) {
     let weak = Arc::downgrade(service);
     let wake = service.wake.clone();
     tokio::spawn(async move {
-        let client = tls::client();
         let running: Arc<Mutex<Running>> = Arc::default();
         loop {
             let Some(svc) = weak.upgrade() else { return };
@@ -151,10 +150,9 @@ pub(crate) fn start(service: &Arc<Service>) {
                             break;
                         }
                         if let Some((d, policy)) = claim(&svc, &running, &row) {
-                            let (weak, client, running, wake) =
-                                (Arc::downgrade(&svc), client.clone(), running.clone(), wake.clone());
+                            let (weak, running, wake) = (Arc::downgrade(&svc), running.clone(), wake.clone());
                             tokio::spawn(async move {
-                                let attempt = Attempt { client: client.as_ref(), row: &row, delivery: &d, policy };
+                                let attempt = Attempt { row: &row, delivery: &d, policy };
                                 if let Some(outcome) = run_one(weak, attempt).await {
                                     running.lock().settled.push(outcome);
                                 }
@@ -237,7 +235,6 @@ fn claim(svc: &Service, running: &Mutex<Running>, row: &OutboxRow) -> Option<(De
 
 /// One attempt at one outbox row.
 struct Attempt<'a> {
-    client: Option<&'a HttpClient>,
     row: &'a OutboxRow,
     delivery: &'a Delivery,
     /// For http/https: the policy in force when the row was claimed.
@@ -246,12 +243,12 @@ struct Attempt<'a> {
 
 /// One attempt; None when the service is gone.
 async fn run_one(service: Weak<Service>, attempt: Attempt<'_>) -> Option<Settled> {
-    let Attempt { client, row, delivery, policy } = attempt;
+    let Attempt { row, delivery, policy } = attempt;
     let svc = service.upgrade()?;
     let outcome = match delivery.kind {
         Kind::Lambda => to_lambda(&svc, delivery),
         Kind::Sqs => to_queue(&svc, delivery).await,
-        Kind::Http => to_http(client, delivery, policy.as_ref()).await,
+        Kind::Http => to_http(delivery, policy.as_ref()).await,
     };
     let attempts = row.attempts + 1;
     let retry_in = match &policy {
@@ -384,8 +381,8 @@ async fn to_queue(svc: &Service, d: &Delivery) -> Result<(), String> {
     }
 }
 
-async fn to_http(client: Option<&HttpClient>, d: &Delivery, policy: Option<&HttpPolicy>) -> Result<(), String> {
-    let client = client.ok_or("TLS could not be set up at start (see the log), so nothing goes to http endpoints")?;
+async fn to_http(d: &Delivery, policy: Option<&HttpPolicy>) -> Result<(), String> {
+    let client = tls::shared().ok_or("TLS could not be set up (see the log), so nothing goes to http endpoints")?;
     let content_type = policy.map_or(crate::delivery_policy::DEFAULT_CONTENT_TYPE, |p| p.content_type.as_str());
     let mut req = http::Request::post(&d.target)
         .header("content-type", content_type)

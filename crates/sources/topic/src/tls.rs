@@ -8,7 +8,7 @@
 //! the Mozilla roots compiled in (`webpki-roots`) are used instead, so a
 //! bare container still reaches public endpoints.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -20,9 +20,16 @@ use rustls::RootCertStore;
 /// One client for both schemes: `http://` goes in the clear, `https://` over TLS.
 pub type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-/// Builds the delivery client; `None` only when rustls refuses its own
-/// default configuration, which is logged.
-pub fn client() -> Option<HttpClient> {
+/// The process's delivery client, built on the first http/https delivery
+/// (reading the system's certificates is start-up work most servers never
+/// need); `None` only when rustls refuses its own default configuration.
+pub fn shared() -> Option<&'static HttpClient> {
+    static CLIENT: OnceLock<Option<HttpClient>> = OnceLock::new();
+    CLIENT.get_or_init(client).as_ref()
+}
+
+/// Builds the delivery client; `None` when TLS cannot be set up, which is logged.
+fn client() -> Option<HttpClient> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = match rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions() {
         Ok(builder) => builder.with_root_certificates(trusted_roots()).with_no_client_auth(),
