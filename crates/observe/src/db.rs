@@ -1,8 +1,10 @@
 //! Read-write access to the function log database (`lamina.sqlite-logs`),
 //! beside the store's own connection, which keeps appending lines.
 //!
-//! The store writes `log_events(id, grp, stream, ts_ms, message)` and knows
-//! nothing else. This module adds, in the same file:
+//! The store writes `log_events(id, grp, stream, ts_ms, message)`, one row
+//! per invocation, which this module splits into one event per line
+//! ([`lamina_store::log_rows`]: event ids, and so paging tokens, name a line
+//! within a row). It adds, in the same file:
 //! - indexes for per-stream and per-time reads;
 //! - a catalog of groups and streams (`observe_groups`, `observe_streams`)
 //!   with their first/last event times and sizes, brought up to date
@@ -20,14 +22,10 @@ use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtensio
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use lamina_store::log_rows::{self, LOG_SCHEMA};
+
+/// This module's indexes and catalog, beside the store's [`LOG_SCHEMA`].
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS log_events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    grp TEXT NOT NULL,
-    stream TEXT NOT NULL,
-    ts_ms INTEGER NOT NULL,
-    message TEXT NOT NULL
-);
 CREATE INDEX IF NOT EXISTS observe_events_by_stream ON log_events (grp, stream, ts_ms);
 CREATE INDEX IF NOT EXISTS observe_events_by_time ON log_events (grp, ts_ms);
 CREATE TABLE IF NOT EXISTS observe_groups (
@@ -142,6 +140,7 @@ impl LogDb {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.execute_batch(LOG_SCHEMA)?;
         conn.execute_batch(SCHEMA)?;
         Ok(Self { path: path.to_path_buf(), writer: Mutex::new(conn), readers: Mutex::new(Vec::new()) })
     }
@@ -303,25 +302,47 @@ impl LogDb {
         forward: bool,
         limit: usize,
     ) -> DbResult<Vec<Event>> {
+        // Every row holds at least one line, and only the anchor's own row
+        // can hold lines on the wrong side of it: one row more than `limit`
+        // is enough.
         let sql = if forward {
             "SELECT id, stream, ts_ms, message FROM log_events
              WHERE grp = ?1 AND stream = ?2 AND ts_ms >= max(?3, ?5) AND ts_ms <= ?4
-               AND (ts_ms > ?5 OR id > ?6)
+               AND (ts_ms > ?5 OR id >= ?6)
              ORDER BY ts_ms, id LIMIT ?7"
         } else {
             "SELECT id, stream, ts_ms, message FROM log_events
              WHERE grp = ?1 AND stream = ?2 AND ts_ms >= ?3 AND ts_ms <= min(?4, ?5)
-               AND (ts_ms < ?5 OR id < ?6)
+               AND (ts_ms < ?5 OR id <= ?6)
              ORDER BY ts_ms DESC, id DESC LIMIT ?7"
         };
-        let mut events = self.read(|c| {
+        let rows = self.read(|c| {
             let mut stmt = c.prepare_cached(sql)?;
-            let rows = stmt.query_map(
-                params![group, stream, range.start, range.end, anchor.ts, anchor.id, limit as i64],
-                event_row,
-            )?;
+            let args = params![
+                group,
+                stream,
+                range.start,
+                range.end,
+                anchor.ts,
+                log_rows::row_of(anchor.id),
+                limit as i64 + 1
+            ];
+            let rows = stmt.query_map(args, Row::read)?;
             rows.collect::<DbResult<Vec<_>>>()
         })?;
+        let mut events = Vec::new();
+        for row in rows {
+            let lines = row.events();
+            if forward {
+                events.extend(lines.into_iter().filter(|e| e.position() > anchor));
+            } else {
+                events.extend(lines.into_iter().rev().filter(|e| e.position() < anchor));
+            }
+            if events.len() >= limit {
+                break;
+            }
+        }
+        events.truncate(limit);
         if !forward {
             events.reverse();
         }
@@ -330,8 +351,8 @@ impl LogDb {
 
     /// Reads a group's events in time order strictly after `after`, in
     /// chunks, handing each to `visit` until it returns false or `budget`
-    /// rows have been read. Returns the position of the last row read and
-    /// whether the end of the log was reached.
+    /// events have been read. Returns the position of the last event read
+    /// and whether the end of the log was reached.
     pub fn scan(
         &self,
         group: &str,
@@ -344,7 +365,7 @@ impl LogDb {
         const CHUNK: usize = 1000;
         let mut sql = String::from(
             "SELECT id, stream, ts_ms, message FROM log_events
-             WHERE grp = ?1 AND ts_ms >= max(?2, ?4) AND ts_ms <= ?3 AND (ts_ms > ?4 OR id > ?5)",
+             WHERE grp = ?1 AND ts_ms >= max(?2, ?4) AND ts_ms <= ?3 AND (ts_ms > ?4 OR id >= ?5)",
         );
         let mut extra: Vec<SqlValue> = Vec::new();
         match streams {
@@ -370,31 +391,32 @@ impl LogDb {
             let mut last = None;
             let mut read = 0usize;
             loop {
+                // A chunk starts with the row of the last event read again
+                // (its lines are skipped), so it asks for one row more.
                 let mut args: Vec<SqlValue> = vec![
                     SqlValue::Text(group.to_string()),
                     SqlValue::Integer(range.start),
                     SqlValue::Integer(range.end),
                     SqlValue::Integer(position.ts),
-                    SqlValue::Integer(position.id),
-                    SqlValue::Integer(CHUNK.min(budget - read) as i64),
+                    SqlValue::Integer(log_rows::row_of(position.id)),
+                    SqlValue::Integer(CHUNK as i64 + 1),
                 ];
                 args.extend(extra.iter().cloned());
-                let chunk = stmt.query_map(params_from_iter(args), event_row)?.collect::<DbResult<Vec<_>>>()?;
-                let asked = CHUNK.min(budget - read);
-                let got = chunk.len();
-                for event in chunk {
+                let rows = stmt.query_map(params_from_iter(args), Row::read)?.collect::<DbResult<Vec<_>>>()?;
+                let end_of_log = rows.len() <= CHUNK;
+                for event in rows.into_iter().flat_map(Row::events) {
+                    if event.position() <= position {
+                        continue;
+                    }
                     position = event.position();
                     last = Some(position);
                     read += 1;
-                    if !visit(event) {
+                    if !visit(event) || read >= budget {
                         return Ok((last, false));
                     }
                 }
-                if got < asked {
+                if end_of_log {
                     return Ok((last, true));
-                }
-                if read >= budget {
-                    return Ok((last, false));
                 }
             }
         })
@@ -466,8 +488,25 @@ fn group_row(r: &rusqlite::Row<'_>) -> DbResult<Group> {
     Ok(Group { name: r.get(0)?, created_ms: r.get(1)?, retention_days: r.get(2)?, stored_bytes: r.get(3)? })
 }
 
-fn event_row(r: &rusqlite::Row<'_>) -> DbResult<Event> {
-    Ok(Event { id: r.get(0)?, stream: r.get(1)?, ts: r.get(2)?, message: r.get(3)? })
+/// A stored row: the lines one invocation wrote to a stream.
+struct Row {
+    id: i64,
+    stream: String,
+    ts: i64,
+    text: String,
+}
+
+impl Row {
+    fn read(r: &rusqlite::Row<'_>) -> DbResult<Row> {
+        Ok(Row { id: r.get(0)?, stream: r.get(1)?, ts: r.get(2)?, text: r.get(3)? })
+    }
+
+    /// Its lines as events, in order.
+    fn events(self) -> Vec<Event> {
+        log_rows::lines(self.id, &self.text)
+            .map(|(id, line)| Event { id, stream: self.stream.clone(), ts: self.ts, message: line.to_string() })
+            .collect()
+    }
 }
 
 fn refresh_catalog(conn: &mut Connection) -> DbResult<()> {
@@ -589,6 +628,54 @@ mod tests {
         let ranged =
             db.stream_events("g", "s", TimeRange { start: 1003, end: 1004 }, Position::START, true, 10).unwrap();
         assert_eq!(ranged.len(), 2);
+    }
+
+    #[test]
+    fn an_invocations_lines_read_and_page_one_by_one() {
+        let (_d, db) = db();
+        insert(&db, "g", "s", 100, "START 1\nhello\nEND 1");
+        insert(&db, "g", "s", 100, "START 2\nEND 2");
+        insert(&db, "g", "s", 200, "START 3\nEND 3");
+        let all: Vec<String> = db
+            .stream_events("g", "s", TimeRange::ALL, Position::START, true, 100)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.message)
+            .collect();
+        assert_eq!(all, ["START 1", "hello", "END 1", "START 2", "END 2", "START 3", "END 3"]);
+        let mut paged = Vec::new();
+        let mut anchor = Position::START;
+        loop {
+            let page = db.stream_events("g", "s", TimeRange::ALL, anchor, true, 2).unwrap();
+            let Some(last) = page.last() else { break };
+            anchor = last.position();
+            paged.extend(page.into_iter().map(|e| e.message));
+        }
+        assert_eq!(paged, all, "forward pages cut rows in the middle and lose nothing");
+        let mut back = Vec::new();
+        let mut anchor = Position::END;
+        loop {
+            let page = db.stream_events("g", "s", TimeRange::ALL, anchor, false, 2).unwrap();
+            let Some(first) = page.first() else { break };
+            anchor = first.position();
+            back.splice(0..0, page.into_iter().map(|e| e.message));
+        }
+        assert_eq!(back, all, "so do backward pages");
+        let mut scanned = Vec::new();
+        let mut after = Position::START;
+        loop {
+            let (last, done) = db
+                .scan("g", &StreamFilter::All, TimeRange::ALL, after, 2, |e| {
+                    scanned.push(e.message);
+                    true
+                })
+                .unwrap();
+            if done || last.is_none() {
+                break;
+            }
+            after = last.unwrap();
+        }
+        assert_eq!(scanned, all, "and scans with a small budget");
     }
 
     #[test]

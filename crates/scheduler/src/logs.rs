@@ -6,7 +6,7 @@ use base64::Engine;
 use bytes::Bytes;
 use lamina_core::function::log_group;
 use lamina_runtime::Outcome;
-use lamina_store::{LogEvent, Store, Usage};
+use lamina_store::{LogLines, Store, Usage};
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use crate::sandbox::ColdFailure;
 use crate::{InvokeRequest, InvokeResult, Scheduler};
 
-/// How long the log writer gathers lines before one write, and how many at most.
+/// How long the log writer gathers logs before one write, and how many invocations' at most.
 const LOG_BATCH_WINDOW: Duration = Duration::from_millis(20);
 const LOG_BATCH_MAX: usize = 5000;
 /// Lambda returns the last 4 KB of the log with `Tail`.
@@ -39,10 +39,9 @@ pub(crate) struct Report {
     pub memory_used: Option<u64>,
 }
 
-/// Writes log lines to the store from one background task, in order.
 /// What one invocation leaves behind: its log lines and its bill.
 struct Record {
-    events: Vec<LogEvent>,
+    lines: Option<LogLines>,
     usage: Usage,
 }
 
@@ -65,20 +64,13 @@ impl Writer {
         Self { tx, keep_lines }
     }
 
-    fn write(&self, function: &str, stream: &str, text: &str, billed_ms: u64, memory_mib: u32) {
-        let now = lamina_core::now_ms();
-        let group = log_group(function);
-        let lines = if self.keep_lines { text } else { "" };
-        let events = lines
-            .lines()
-            .map(|line| LogEvent {
-                id: 0,
-                group: group.clone(),
-                stream: stream.to_string(),
-                timestamp_ms: now,
-                message: line.to_string(),
-            })
-            .collect();
+    fn write(&self, function: &str, stream: &str, text: String, billed_ms: u64, memory_mib: u32) {
+        let lines = self.keep_lines.then(|| LogLines {
+            group: log_group(function),
+            stream: stream.to_string(),
+            timestamp_ms: lamina_core::now_ms(),
+            text,
+        });
         let usage = Usage {
             day: chrono::Utc::now().format("%Y-%m-%d").to_string(),
             function: function.to_string(),
@@ -86,7 +78,7 @@ impl Writer {
             billed_ms,
             gb_seconds: billed_ms as f64 / 1000.0 * f64::from(memory_mib) / 1024.0,
         };
-        let _ = self.tx.send(Record { events, usage });
+        let _ = self.tx.send(Record { lines, usage });
     }
 }
 
@@ -95,19 +87,19 @@ impl Writer {
 /// gone.
 fn write_batches(store: &dyn Store, mut rx: mpsc::UnboundedReceiver<Record>) {
     while let Some(first) = rx.blocking_recv() {
-        let mut events = first.events;
+        let mut logs: Vec<LogLines> = first.lines.into_iter().collect();
         let mut usage: HashMap<(String, String), Usage> = HashMap::new();
         add_usage(&mut usage, first.usage);
         // Sleep through the window rather than wait on the channel: a waiting
         // receiver would be woken, often across cores, by every record.
         std::thread::sleep(LOG_BATCH_WINDOW);
-        while events.len() < LOG_BATCH_MAX {
+        while logs.len() < LOG_BATCH_MAX {
             let Ok(more) = rx.try_recv() else { break };
-            events.extend(more.events);
+            logs.extend(more.lines);
             add_usage(&mut usage, more.usage);
         }
         let usage: Vec<Usage> = usage.into_values().collect();
-        if let Err(e) = store.append_logs(&events).and_then(|()| store.record_usage(&usage)) {
+        if let Err(e) = store.append_logs(&logs).and_then(|()| store.record_usage(&usage)) {
             tracing::error!(error = %e, "could not write function logs and usage to the store");
         }
     }
@@ -172,13 +164,9 @@ pub(crate) fn finish(s: &Scheduler, req: &InvokeRequest, stream: &str, r: Report
     };
     let _ = writeln!(log, "END RequestId: {id}");
     let _ = writeln!(log, "{}", report_line(s, req, r.duration, r.init, r.memory_used));
-    s.log_writer.write(&req.version.name, stream, &log, billed_ms(r.duration), req.version.memory_mib);
-    InvokeResult {
-        payload,
-        function_error,
-        log_tail: req.tail_log.then(|| tail(&log)),
-        executed_version: req.version.version.clone(),
-    }
+    let log_tail = req.tail_log.then(|| tail(&log));
+    s.log_writer.write(&req.version.name, stream, log, billed_ms(r.duration), req.version.memory_mib);
+    InvokeResult { payload, function_error, log_tail, executed_version: req.version.version.clone() }
 }
 
 /// The result of an invocation whose sandbox never became ready.
@@ -229,13 +217,9 @@ pub(crate) fn init_failure(
     let _ = writeln!(log, "START RequestId: {id} Version: {}", req.version.version);
     let _ = writeln!(log, "END RequestId: {id}");
     let _ = writeln!(log, "{}", report_line(s, req, Duration::ZERO, Some(elapsed), None));
-    s.log_writer.write(&req.version.name, &stream, &log, billed_ms(elapsed), req.version.memory_mib);
-    InvokeResult {
-        payload,
-        function_error: Some("Unhandled"),
-        log_tail: req.tail_log.then(|| tail(&log)),
-        executed_version: req.version.version.clone(),
-    }
+    let log_tail = req.tail_log.then(|| tail(&log));
+    s.log_writer.write(&req.version.name, &stream, log, billed_ms(elapsed), req.version.memory_mib);
+    InvokeResult { payload, function_error: Some("Unhandled"), log_tail, executed_version: req.version.version.clone() }
 }
 
 fn ms(d: Duration) -> f64 {

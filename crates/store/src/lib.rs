@@ -14,6 +14,7 @@
 //! "conflict" from a broken disk.
 
 mod blobs;
+pub mod log_rows;
 mod sqlite;
 
 use lamina_core::{Alias, FunctionVersion};
@@ -63,7 +64,18 @@ pub struct Usage {
     pub gb_seconds: f64,
 }
 
-/// One line of a function's log.
+/// What one invocation wrote to its function's log: lines that share a
+/// group, a stream and a time, stored together (see [`log_rows`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogLines {
+    pub group: String,
+    pub stream: String,
+    pub timestamp_ms: i64,
+    /// Newline-separated lines.
+    pub text: String,
+}
+
+/// One line of a function's log, as read back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogEvent {
     pub id: i64,
@@ -125,12 +137,13 @@ pub trait Store: Send + Sync {
     fn delete_event(&self, id: i64) -> Result<()>;
     fn queued_event_count(&self) -> Result<u64>;
 
-    /// Appends log lines.
-    fn append_logs(&self, events: &[LogEvent]) -> Result<()>;
+    /// Appends what invocations wrote to their logs.
+    fn append_logs(&self, logs: &[LogLines]) -> Result<()>;
     /// Adds to the usage ledger (one row per day and function).
     fn record_usage(&self, usage: &[Usage]) -> Result<()>;
     /// The ledger from `since_day` (`YYYY-MM-DD`) on, by day and function.
     fn usage_since(&self, since_day: &str) -> Result<Vec<Usage>>;
-    /// Log lines of a group after `after_id`, oldest first.
+    /// Up to `limit` log lines of a group whose event ids are greater than
+    /// `after_id`, oldest first.
     fn read_logs(&self, group: &str, after_id: i64, limit: usize) -> Result<Vec<LogEvent>>;
 }

@@ -8,7 +8,8 @@ use std::path::Path;
 
 use lamina_core::{Alias, FunctionVersion, LATEST};
 
-use crate::{LogEvent, QueuedEvent, Result, Store, StoreError, Usage};
+use crate::log_rows::{self, LOG_SCHEMA};
+use crate::{LogEvent, LogLines, QueuedEvent, Result, Store, StoreError, Usage};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS functions (
@@ -48,28 +49,9 @@ CREATE TABLE IF NOT EXISTS async_events (
 CREATE INDEX IF NOT EXISTS async_events_due ON async_events (not_before_ms, id);
 ";
 
-/// Function logs live in their own database: they are written on every
-/// invocation, and losing the last moments of them in a power cut is an
-/// acceptable price for not syncing the disk each time.
-const LOG_SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS log_events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    grp TEXT NOT NULL,
-    stream TEXT NOT NULL,
-    ts_ms INTEGER NOT NULL,
-    message TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS log_events_group ON log_events (grp, id);
-CREATE TABLE IF NOT EXISTS usage (
-    day TEXT NOT NULL,
-    function TEXT NOT NULL,
-    requests INTEGER NOT NULL,
-    billed_ms INTEGER NOT NULL,
-    gb_seconds REAL NOT NULL,
-    PRIMARY KEY (day, function)
-);
-";
-
+/// Function logs live in their own database ([`log_rows::LOG_SCHEMA`]):
+/// they are written on every invocation, and losing the last moments of them
+/// in a power cut is an acceptable price for not syncing the disk each time.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     logs: Mutex<Connection>,
@@ -432,14 +414,16 @@ impl Store for SqliteStore {
         Ok(n as u64)
     }
 
-    fn append_logs(&self, events: &[LogEvent]) -> Result<()> {
+    fn append_logs(&self, logs: &[LogLines]) -> Result<()> {
         let mut conn = self.logs.lock();
         let tx = conn.transaction()?;
         {
             let mut stmt =
                 tx.prepare_cached("INSERT INTO log_events (grp, stream, ts_ms, message) VALUES (?1, ?2, ?3, ?4)")?;
-            for e in events {
-                stmt.execute(params![e.group, e.stream, e.timestamp_ms, e.message])?;
+            for l in logs {
+                for text in log_rows::row_texts(&l.text) {
+                    stmt.execute(params![l.group, l.stream, l.timestamp_ms, text])?;
+                }
             }
         }
         tx.commit()?;
@@ -482,19 +466,31 @@ impl Store for SqliteStore {
 
     fn read_logs(&self, group: &str, after_id: i64, limit: usize) -> Result<Vec<LogEvent>> {
         let conn = self.logs.lock();
+        // Every row holds at least one line, and only the first row can hold
+        // lines at or before `after_id`: one row more than `limit` is enough.
         let mut stmt = conn.prepare_cached(
-            "SELECT id, grp, stream, ts_ms, message FROM log_events WHERE grp = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+            "SELECT id, stream, ts_ms, message FROM log_events WHERE grp = ?1 AND id >= ?2 ORDER BY id LIMIT ?3",
         )?;
-        let rows = stmt.query_map(params![group, after_id, limit as i64], |r| {
-            Ok(LogEvent {
-                id: r.get(0)?,
-                group: r.get(1)?,
-                stream: r.get(2)?,
-                timestamp_ms: r.get(3)?,
-                message: r.get(4)?,
-            })
+        let rows = stmt.query_map(params![group, log_rows::row_of(after_id), limit as i64 + 1], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?))
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let mut events = Vec::new();
+        for row in rows {
+            let (row, stream, timestamp_ms, text) = row?;
+            for (id, line) in log_rows::lines(row, &text).filter(|(id, _)| *id > after_id) {
+                if events.len() == limit {
+                    return Ok(events);
+                }
+                events.push(LogEvent {
+                    id,
+                    group: group.to_string(),
+                    stream: stream.clone(),
+                    timestamp_ms,
+                    message: line.to_string(),
+                });
+            }
+        }
+        Ok(events)
     }
 }
 

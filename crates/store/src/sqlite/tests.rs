@@ -111,12 +111,16 @@ fn queued_events_survive_reopening_the_database() {
 #[test]
 fn logs_read_back_in_order_after_an_id() {
     let s = SqliteStore::in_memory().unwrap();
-    let ev = |m: &str| LogEvent { id: 0, group: "g".into(), stream: "s".into(), timestamp_ms: 1, message: m.into() };
-    s.append_logs(&[ev("one"), ev("two"), ev("three")]).unwrap();
+    let lines = |t: &str| LogLines { group: "g".into(), stream: "s".into(), timestamp_ms: 1, text: t.into() };
+    s.append_logs(&[lines("one\ntwo\n"), lines("three\n"), lines("")]).unwrap();
     let all = s.read_logs("g", 0, 10).unwrap();
     assert_eq!(all.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(), ["one", "two", "three"]);
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id), "ids grow");
     let rest = s.read_logs("g", all[0].id, 10).unwrap();
-    assert_eq!(rest.len(), 2);
+    assert_eq!(rest.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(), ["two", "three"], "resumes inside a row");
+    let page = s.read_logs("g", 0, 1).unwrap();
+    assert_eq!(page.len(), 1);
+    assert!(s.read_logs("g", all[2].id, 10).unwrap().is_empty());
 }
 
 #[test]
