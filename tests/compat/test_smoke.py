@@ -51,3 +51,28 @@ def test_sharded_data_path_serves_and_stops(start_server):
     srv.stop()
     assert srv.proc.returncode == 0, srv.log()
     assert "lamina stopped" in srv.log()
+
+
+def test_pinned_shards_serve_a_client_on_its_own_cpu(start_server):
+    """With `--pin-shards`, a new connection goes to the shard on the CPU
+    the client connected from, and the sandbox that shard starts runs on
+    that CPU too: client, server and runtime can take turns on one core
+    instead of waking another."""
+    import json
+    import os
+    import pytest
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        pytest.skip("needs two CPUs")
+    srv = start_server(extra_args=["--shards", str(len(cpus)), "--pin-shards"])
+    app = "import os\ndef handler(event, context):\n    return sorted(os.sched_getaffinity(0))\n"
+    names = {cpu: create(srv.client("lambda"), {"app.py": app}) for cpu in cpus}
+    mask = os.sched_getaffinity(0)
+    try:
+        for cpu, name in names.items():
+            os.sched_setaffinity(0, {cpu})
+            # A new client: its connection is made from this CPU.
+            resp = srv.client("lambda").invoke(FunctionName=name, Payload=b"{}")
+            assert json.loads(resp["Payload"].read()) == [cpu], f"function invoked from CPU {cpu}"
+    finally:
+        os.sched_setaffinity(0, mask)
