@@ -234,6 +234,9 @@ enum Command {
         /// An argument for the servers --telemetry-overhead starts (repeatable), e.g. --server-arg=--isolation=process.
         #[arg(long = "server-arg", value_name = "ARG", allow_hyphen_values = true)]
         server_args: Vec<String>,
+        /// Internal: serve the bench's HTTP echo floor in this process, print its address, run until killed.
+        #[arg(long, hide = true)]
+        serve_echo: bool,
         #[command(flatten)]
         endpoint: Endpoint,
     },
@@ -326,6 +329,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::List { endpoint } => commands::list(&endpoint.endpoint).await,
         Command::Logs { name, follow, endpoint } => commands::logs(&endpoint.endpoint, &name, follow).await,
+        Command::Bench { serve_echo: true, .. } => bench::serve_echo().await,
         Command::Bench {
             bootstrap,
             compare_cargo_lambda,
@@ -335,6 +339,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             burst,
             telemetry_overhead,
             server_args,
+            serve_echo: false,
             endpoint,
         } => {
             bench::run(bench::Options {

@@ -1,11 +1,17 @@
-//! The floor: a bare loopback HTTP echo, measured like Lamina.
+//! The floor: a bare loopback HTTP echo, measured like Lamina; in the
+//! bench's own process (client and server tasks can share a thread: the
+//! lowest any loopback HTTP can go) and in a process of its own (what a
+//! separate client process sees, cross-core wake-ups included, as with
+//! Lamina).
 
 use anyhow::Context;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use std::io::BufRead;
 use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
 
 /// Starts an in-process HTTP/1.1 server on 127.0.0.1:0 that answers every
 /// request with its body. Dropping the handle stops accepting.
@@ -20,6 +26,41 @@ pub(super) async fn start_floor() -> anyhow::Result<(SocketAddr, AbortOnDrop)> {
         }
     });
     Ok((addr, AbortOnDrop(task)))
+}
+
+/// `lamina bench --serve-echo`: the floor server as a process of its own.
+/// Prints its address on the first line of stdout, then serves until killed.
+pub async fn serve_echo_process() -> anyhow::Result<()> {
+    let (addr, mut floor) = start_floor().await?;
+    println!("{addr}");
+    let _ = (&mut floor.0).await;
+    Ok(())
+}
+
+/// Starts `lamina bench --serve-echo` and returns its address; the process
+/// is killed when the guard drops.
+pub(super) fn start_floor_process() -> anyhow::Result<(SocketAddr, KillOnDrop)> {
+    let mut child = Command::new(std::env::current_exe().context("finding the lamina binary")?)
+        .args(["bench", "--serve-echo"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting the echo floor process")?;
+    let stdout = child.stdout.take().context("the echo floor's stdout")?;
+    let guard = KillOnDrop(child);
+    let mut line = String::new();
+    std::io::BufReader::new(stdout).read_line(&mut line).context("reading the echo floor's address")?;
+    let addr = line.trim().parse().with_context(|| format!("the echo floor printed {line:?}, not an address"))?;
+    Ok((addr, guard))
+}
+
+pub(super) struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 pub(super) async fn serve_echo(tcp: tokio::net::TcpStream) {

@@ -17,6 +17,8 @@
 //! - **The floor**: an in-process hyper server on `127.0.0.1:0` that answers
 //!   every POST with its body, measured by the same client code and the same
 //!   request shape. Nothing can be faster than this over loopback HTTP.
+//!   The same server in a process of its own is the floor a separate client
+//!   process sees (it pays the cross-core wake-ups Lamina pays too).
 //! - **cargo-lambda's emulator** (`--compare-cargo-lambda DIR`): `cargo lambda
 //!   watch` serving the same Rust function, started on a free port, warmed up
 //!   (it compiles on the first invoke), measured like Lamina, then stopped.
@@ -43,7 +45,9 @@ use std::time::Duration;
 
 use boto3::bench_boto3;
 use emulator::bench_cargo_lambda;
-use floor::start_floor;
+use floor::{start_floor, start_floor_process};
+
+pub use floor::serve_echo_process as serve_echo;
 use lamina::{bench_lamina, delete_lamina_functions, PROVIDED_NAME};
 use load::{client_counts, invoke_url, print_header, print_row, warm_runs, WARMUP};
 use table::print_table;
@@ -95,6 +99,13 @@ pub async fn run(o: Options<'_>) -> anyhow::Result<()> {
     print_header();
     for run in &floor {
         print_row(&format!("echo, {} client(s)", run.clients), &run.samples, Some(run.rate()));
+    }
+    {
+        let (addr, _process) = start_floor_process()?;
+        let url = invoke_url(&format!("http://{addr}"), PROVIDED_NAME)?;
+        for run in warm_runs(&url, &counts, o.duration, WARMUP).await? {
+            print_row(&format!("echo process, {} client(s)", run.clients), &run.samples, Some(run.rate()));
+        }
     }
 
     let lamina_url = match lamina {
