@@ -139,7 +139,8 @@ enum Command {
         /// an invocation is handled on one core (0: one shared multi-threaded runtime).
         #[arg(long, default_value_t = 0, env = "LAMINA_SHARDS")]
         shards: usize,
-        /// Pin shard i, and the sandboxes it starts, to CPU i.
+        /// Pin shard i, and the sandboxes it starts, to CPU i, and give each new connection to the shard
+        /// on the CPU it arrived from.
         #[arg(long, env = "LAMINA_PIN_SHARDS")]
         pin_shards: bool,
         /// Format of Lamina's own log (levels from RUST_LOG, default info).
