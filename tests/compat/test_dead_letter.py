@@ -27,3 +27,31 @@ def test_failed_event_reaches_the_dead_letter_queue(server, lam):
     assert json.loads(m["Body"]) == {"order": 7}
     assert m["MessageAttributes"]["RequestID"]["StringValue"] == request_id
     assert m["MessageAttributes"]["ErrorCode"]["StringValue"] == "Unhandled"
+
+
+def test_async_delivery_shows_in_cloudwatch(server, lam):
+    """AWS/Lambda AsyncEventAge has a sample for each delivery attempt, and
+    DeadLetterErrors counts a failed event its dead-letter queue could not
+    take (the queue was deleted)."""
+    import datetime
+    from conftest import wait_for
+    sqs = server.client("sqs")
+    queue_url = sqs.create_queue(QueueName=unique("gone"))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    name = create(lam, {"app.py": FAIL}, DeadLetterConfig={"TargetArn": arn})
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
+    sqs.delete_queue(QueueUrl=queue_url)
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
+    cw = server.client("cloudwatch")
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def total(metric, statistic):
+        points = cw.get_metric_statistics(
+            Namespace="AWS/Lambda", MetricName=metric, Dimensions=[{"Name": "FunctionName", "Value": name}],
+            StartTime=now - datetime.timedelta(minutes=5), EndTime=now + datetime.timedelta(minutes=5),
+            Period=60, Statistics=[statistic])["Datapoints"]
+        return sum(p[statistic] for p in points)
+
+    assert wait_for(lambda: total("DeadLetterErrors", "Sum") == 1), "no DeadLetterErrors datapoint"
+    assert total("AsyncEventAge", "SampleCount") == 1
+    assert 0 <= total("AsyncEventAge", "Maximum") < 15_000

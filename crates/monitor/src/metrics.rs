@@ -203,6 +203,14 @@ pub fn lambda_rows(function: &str, m: &MinuteStats) -> Vec<Row> {
             "Count",
         ));
     }
+    let age = &m.async_event_age_ms;
+    if age.count > 0 {
+        let agg = Aggregate { count: age.count as f64, sum: age.sum, min: age.min, max: age.max, histogram: None };
+        rows.push(row("AsyncEventAge", agg, "Milliseconds"));
+    }
+    if m.dead_letter_errors > 0 {
+        rows.push(row("DeadLetterErrors", counts(m.dead_letter_errors as f64), "Count"));
+    }
     rows
 }
 
@@ -273,5 +281,15 @@ mod tests {
         assert!((duration.sum - 12.0).abs() < 1.0 && duration.min >= 4.0 && duration.max >= 8.0);
         assert_eq!(get("ConcurrentExecutions").unwrap().max, 2.0);
         assert!(get("Throttles").is_none());
+        assert!(get("AsyncEventAge").is_none() && get("DeadLetterErrors").is_none(), "nothing asynchronous happened");
+        series.async_event_age("f", Duration::from_millis(30));
+        series.async_event_age("f", Duration::from_millis(10));
+        series.dead_letter_error("f");
+        let (name, minute) = series.minutes(0, i64::MAX).remove(0);
+        let rows = lambda_rows(&name, &minute);
+        let get = |metric: &str| rows.iter().find(|r| r.metric == metric).map(|r| (r.agg.clone(), r.unit.clone()));
+        let (age, unit) = get("AsyncEventAge").unwrap();
+        assert_eq!((age.count, age.sum, age.min, age.max, unit.as_str()), (2.0, 40.0, 10.0, 30.0, "Milliseconds"));
+        assert_eq!(get("DeadLetterErrors").unwrap().0.sum, 1.0);
     }
 }

@@ -160,10 +160,9 @@ async fn deliver(s: &Scheduler, event: QueuedEvent, retry_delay: Duration) {
         send_to_dead_letter(s, &event, "EventAgeExceeded").await;
         return done(&event);
     }
-    s.metrics
-        .async_event_age
-        .with_label_values(&[event.function.as_str()])
-        .observe((now - event.enqueued_ms).max(0) as f64 / 1000.0);
+    let age = Duration::from_millis((now - event.enqueued_ms).max(0) as u64);
+    s.metrics.async_event_age.with_label_values(&[event.function.as_str()]).observe(age.as_secs_f64());
+    s.series.async_event_age(&event.function, age);
     let zero_reserved = s.concurrency.reserved(&event.function) == Some(0);
     match attempt(s, &event).await {
         Attempt::Gone => {
@@ -207,9 +206,13 @@ async fn send_to_dead_letter(s: &Scheduler, event: &QueuedEvent, error: &str) {
         Some(sink) => {
             if let Err(e) = sink.send(&arn, &event.request_id, error, &event.payload).await {
                 tracing::error!(dead_letter = %arn, error = %e, "could not send the event to its dead-letter queue");
+                s.series.dead_letter_error(&event.function);
             }
         }
-        None => tracing::warn!(dead_letter = %arn, "no dead-letter delivery for this kind of target"),
+        None => {
+            tracing::warn!(dead_letter = %arn, "no dead-letter delivery for this kind of target");
+            s.series.dead_letter_error(&event.function);
+        }
     }
 }
 

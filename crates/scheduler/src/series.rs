@@ -1,6 +1,7 @@
 //! Per-minute time series of each function's invocations, errors,
-//! throttles, duration percentiles and peak concurrency, kept in memory for
-//! the last day. The console's charts read them.
+//! throttles, duration percentiles, peak concurrency and asynchronous
+//! delivery (event age, dead-letter failures), kept in memory for the last
+//! day. The console's charts read them.
 //!
 //! Durations go into a log-scale histogram per minute (64 bins from 0.1 ms,
 //! each 30% wider than the last), so a point costs the same whatever the
@@ -28,6 +29,29 @@ struct Bucket {
     duration_min_ms: f64,
     duration_max_ms: f64,
     histogram: [u32; BINS],
+    async_event_age: Spread,
+    dead_letter_errors: u64,
+}
+
+/// Count, sum and range of a per-minute quantity (AsyncEventAge).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spread {
+    pub count: u64,
+    pub sum: f64,
+    /// `f64::INFINITY` while `count` is 0.
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Spread {
+    pub const EMPTY: Spread = Spread { count: 0, sum: 0.0, min: f64::INFINITY, max: 0.0 };
+
+    fn add(&mut self, value: f64) {
+        self.count += 1;
+        self.sum += value;
+        self.min = self.min.min(value);
+        self.max = self.max.max(value);
+    }
 }
 
 impl Bucket {
@@ -42,6 +66,8 @@ impl Bucket {
             duration_min_ms: f64::INFINITY,
             duration_max_ms: 0.0,
             histogram: [0; BINS],
+            async_event_age: Spread::EMPTY,
+            dead_letter_errors: 0,
         }
     }
 
@@ -108,6 +134,10 @@ pub struct MinuteStats {
     pub duration_min_ms: f64,
     pub duration_max_ms: f64,
     pub histogram: [u32; BINS],
+    /// Milliseconds from accepting an asynchronous event to its delivery attempts.
+    pub async_event_age_ms: Spread,
+    /// Events that could not be handed to the function's dead-letter queue.
+    pub dead_letter_errors: u64,
 }
 
 /// Minutes since the epoch, now.
@@ -153,6 +183,16 @@ impl Series {
 
     pub fn concurrency(&self, function: &str, running: u32) {
         self.with_bucket(function, |b| b.concurrency_max = b.concurrency_max.max(running));
+    }
+
+    /// An asynchronous event is about to be delivered, `age` after it was accepted.
+    pub fn async_event_age(&self, function: &str, age: Duration) {
+        self.with_bucket(function, |b| b.async_event_age.add(age.as_secs_f64() * 1000.0));
+    }
+
+    /// An event could not be sent to the function's dead-letter queue.
+    pub fn dead_letter_error(&self, function: &str) {
+        self.with_bucket(function, |b| b.dead_letter_errors += 1);
     }
 
     /// The last `minutes` minutes, oldest first, one point per minute
@@ -212,6 +252,8 @@ impl Series {
                         duration_min_ms: b.duration_min_ms,
                         duration_max_ms: b.duration_max_ms,
                         histogram: b.histogram,
+                        async_event_age_ms: b.async_event_age,
+                        dead_letter_errors: b.dead_letter_errors,
                     },
                 ));
             }
