@@ -15,6 +15,7 @@ mod event_stream;
 mod front_door;
 mod functions;
 mod invoke;
+mod listen;
 mod misc;
 mod shards;
 mod stream_invoke;
@@ -167,7 +168,9 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     if config.shards > 0 {
         return serve_sharded(config).await;
     }
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
+    let listener = listen::bind(addr, false)
+        .and_then(tokio::net::TcpListener::from_std)
+        .map_err(|source| StartError::Listen { addr, source })?;
     let app = App::open(config)?;
     let scheduler = app.scheduler.clone();
     tracing::info!(%addr, data_dir = %app.config.data_dir.display(), "lamina is ready");

@@ -43,7 +43,7 @@ pub async fn serve(
     // numbers its sockets in the order they listen, and the steering
     // program answers with those numbers.
     let listeners = (0..n)
-        .map(|_| bind_reuseport(addr))
+        .map(|_| crate::listen::bind(addr, true))
         .collect::<std::io::Result<Vec<_>>>()
         .map_err(|source| StartError::Listen { addr, source })?;
     let cpus: Vec<usize> = if pin { (0..n).filter_map(shard_cpu).collect() } else { Vec::new() };
@@ -122,18 +122,6 @@ fn run_shard(
             tracing::error!(shard = index, error = %e, "shard stopped serving");
         }
     });
-}
-
-/// A listening socket that shares `addr` with the other shards'
-/// (SO_REUSEPORT), non-blocking for the shard's runtime.
-fn bind_reuseport(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
-    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
-    socket.set_reuse_address(true)?;
-    socket.set_reuse_port(true)?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(1024)?;
-    Ok(socket.into())
 }
 
 /// Attaches to the reuseport group of `listener` a program that gives a new
