@@ -46,7 +46,7 @@ pub async fn serve(
         .map(|_| crate::listen::bind(addr, true))
         .collect::<std::io::Result<Vec<_>>>()
         .map_err(|source| StartError::Listen { addr, source })?;
-    let cpus: Vec<usize> = if pin { (0..n).filter_map(shard_cpu).collect() } else { Vec::new() };
+    let cpus = if pin { shard_cpus(n) } else { Vec::new() };
     if let Some(first) = listeners.first().filter(|_| cpus.len() == n) {
         if let Err(e) = steer_by_cpu(first, &cpus) {
             tracing::warn!(error = %e, "could not steer connections to the shard on their CPU; the kernel spreads them by hash");
@@ -157,21 +157,24 @@ fn steer_by_cpu(listener: &std::net::TcpListener, cpus: &[usize]) -> std::io::Re
     }
 }
 
-/// The CPU shard `index` runs on when pinned: the index-th of the CPUs the
-/// server may use, round robin.
-fn shard_cpu(index: usize) -> Option<usize> {
+/// The CPUs `n` pinned shards run on: shard i on the i-th of the CPUs the
+/// server may use, round robin; none if the mask cannot be read.
+fn shard_cpus(n: usize) -> Vec<usize> {
     // SAFETY: cpu_set_t is plain data; the call only writes it.
     let allowed = unsafe {
         let mut allowed: libc::cpu_set_t = std::mem::zeroed();
         if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) != 0 {
-            return None;
+            return Vec::new();
         }
         allowed
     };
     // SAFETY: CPU_ISSET only reads the set, within CPU_SETSIZE.
-    let cpus: Vec<usize> =
+    let allowed: Vec<usize> =
         (0..libc::CPU_SETSIZE as usize).filter(|&c| unsafe { libc::CPU_ISSET(c, &allowed) }).collect();
-    (!cpus.is_empty()).then(|| cpus[index % cpus.len()])
+    if allowed.is_empty() {
+        return Vec::new();
+    }
+    (0..n).map(|i| allowed[i % allowed.len()]).collect()
 }
 
 /// Pins the calling thread to `cpu`; processes it forks inherit the mask.

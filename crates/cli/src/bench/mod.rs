@@ -46,11 +46,11 @@ use std::time::Duration;
 use boto3::bench_boto3;
 use emulator::bench_cargo_lambda;
 use floor::{start_floor, start_floor_process};
-
-pub use floor::serve_echo_process as serve_echo;
 use lamina::{bench_lamina, delete_lamina_functions, PROVIDED_NAME};
 use load::{client_counts, invoke_url, print_header, print_row, warm_runs, WARMUP};
 use table::print_table;
+
+pub use floor::serve_echo_process as serve_echo;
 
 pub struct Options<'a> {
     pub endpoint: &'a str,
