@@ -238,6 +238,9 @@ enum Command {
         /// Internal: serve the bench's HTTP echo floor in this process, print its address, run until killed.
         #[arg(long, hide = true)]
         serve_echo: bool,
+        /// Internal: serve the bench's Runtime API relay floor in this process, print its address, run until killed.
+        #[arg(long, hide = true)]
+        serve_relay: bool,
         #[command(flatten)]
         endpoint: Endpoint,
     },
@@ -331,6 +334,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::List { endpoint } => commands::list(&endpoint.endpoint).await,
         Command::Logs { name, follow, endpoint } => commands::logs(&endpoint.endpoint, &name, follow).await,
         Command::Bench { serve_echo: true, .. } => bench::serve_echo().await,
+        Command::Bench { serve_relay: true, .. } => bench::serve_relay().await,
         Command::Bench {
             bootstrap,
             compare_cargo_lambda,
@@ -341,6 +345,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             telemetry_overhead,
             server_args,
             serve_echo: false,
+            serve_relay: false,
             endpoint,
         } => {
             bench::run(bench::Options {

@@ -40,21 +40,28 @@ pub async fn serve_echo_process() -> anyhow::Result<()> {
 /// Starts `lamina bench --serve-echo` and returns its address; the process
 /// is killed when the guard drops.
 pub(super) fn start_floor_process() -> anyhow::Result<(SocketAddr, KillOnDrop)> {
+    start_helper("--serve-echo", "the echo floor")
+}
+
+/// Starts `lamina bench FLAG`, a helper server that prints its address on
+/// its first line, and returns that address; the process is killed when the
+/// guard drops.
+pub(super) fn start_helper(flag: &str, what: &str) -> anyhow::Result<(SocketAddr, KillOnDrop)> {
     let mut child = Command::new(std::env::current_exe().context("finding the lamina binary")?)
-        .args(["bench", "--serve-echo"])
+        .args(["bench", flag])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
-        .context("starting the echo floor process")?;
-    let stdout = child.stdout.take().context("the echo floor's stdout")?;
+        .with_context(|| format!("starting {what}"))?;
+    let stdout = child.stdout.take().with_context(|| format!("{what}'s stdout"))?;
     let guard = KillOnDrop(child);
     let mut line = String::new();
-    std::io::BufReader::new(stdout).read_line(&mut line).context("reading the echo floor's address")?;
-    let addr = line.trim().parse().with_context(|| format!("the echo floor printed {line:?}, not an address"))?;
+    std::io::BufReader::new(stdout).read_line(&mut line).with_context(|| format!("reading {what}'s address"))?;
+    let addr = line.trim().parse().with_context(|| format!("{what} printed {line:?}, not an address"))?;
     Ok((addr, guard))
 }
 
-pub(super) struct KillOnDrop(Child);
+pub(super) struct KillOnDrop(pub(super) Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {

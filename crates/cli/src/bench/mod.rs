@@ -19,6 +19,11 @@
 //!   request shape. Nothing can be faster than this over loopback HTTP.
 //!   The same server in a process of its own is the floor a separate client
 //!   process sees (it pays the cross-core wake-ups Lamina pays too).
+//! - **The Runtime API floor** (with a `provided` bootstrap; see [`relay`]):
+//!   a process that only relays each Invoke to a runtime through `GET
+//!   .../next` and back through `POST .../response`, with the same bootstrap
+//!   run as plain processes. What the contract's three HTTP exchanges cost
+//!   with no platform at all.
 //! - **cargo-lambda's emulator** (`--compare-cargo-lambda DIR`): `cargo lambda
 //!   watch` serving the same Rust function, started on a free port, warmed up
 //!   (it compiles on the first invoke), measured like Lamina, then stopped.
@@ -38,6 +43,7 @@ mod gateway;
 mod lamina;
 mod load;
 mod overhead;
+mod relay;
 mod table;
 
 use std::path::Path;
@@ -48,9 +54,11 @@ use emulator::bench_cargo_lambda;
 use floor::{start_floor, start_floor_process};
 use lamina::{bench_lamina, delete_lamina_functions, PROVIDED_NAME};
 use load::{client_counts, invoke_url, print_header, print_row, warm_runs, WARMUP};
+use relay::start_relay_floor;
 use table::print_table;
 
 pub use floor::serve_echo_process as serve_echo;
+pub use relay::serve_relay_process as serve_relay;
 
 pub struct Options<'a> {
     pub endpoint: &'a str,
@@ -107,6 +115,20 @@ pub async fn run(o: Options<'_>) -> anyhow::Result<()> {
             print_row(&format!("echo process, {} client(s)", run.clients), &run.samples, Some(run.rate()));
         }
     }
+    let relay = match &bootstrap {
+        Some(bootstrap) => {
+            let floor = start_relay_floor(bootstrap, counts.iter().copied().max().unwrap_or(1))?;
+            let url = invoke_url(&format!("http://{}", floor.addr), PROVIDED_NAME)?;
+            let runs = warm_runs(&url, &counts, o.duration, WARMUP).await?;
+            println!("== Runtime API floor: the same bootstrap behind a bare relay at {}", floor.addr);
+            print_header();
+            for run in &runs {
+                print_row(&format!("relay, {} client(s)", run.clients), &run.samples, Some(run.rate()));
+            }
+            Some(runs)
+        }
+        None => None,
+    };
 
     let lamina_url = match lamina {
         Some(_) => Some(invoke_url(o.endpoint, PROVIDED_NAME)?),
@@ -116,6 +138,6 @@ pub async fn run(o: Options<'_>) -> anyhow::Result<()> {
     delete_lamina_functions(o.endpoint).await;
     boto3?;
 
-    print_table(&o.clients, &floor, lamina.as_deref(), emulator_runs.as_deref());
+    print_table(&o.clients, &floor, relay.as_deref(), lamina.as_deref(), emulator_runs.as_deref());
     Ok(())
 }

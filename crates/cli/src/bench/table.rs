@@ -1,4 +1,4 @@
-//! The side-by-side comparison table: floor, Lamina, cargo-lambda.
+//! The side-by-side comparison table: floor, Runtime API floor, Lamina, cargo-lambda.
 
 use super::load::{micros, Run};
 
@@ -50,25 +50,35 @@ pub(super) fn fmt_ratio(a: Option<f64>, b: Option<f64>) -> String {
     }
 }
 
-pub(super) fn print_table(clients: &[usize], floor: &[Run], lamina: Option<&[Run]>, cargo_lambda: Option<&[Run]>) {
+pub(super) fn print_table(
+    clients: &[usize],
+    floor: &[Run],
+    relay: Option<&[Run]>,
+    lamina: Option<&[Run]>,
+    cargo_lambda: Option<&[Run]>,
+) {
     let mut rows = vec![Row::P50, Row::P99];
     rows.extend(clients.iter().filter(|&&c| c > 0).map(|&c| Row::Throughput(c)));
     println!();
-    println!("== side by side (Lamina: the provided function; ratios are Lamina's value divided by the other's:");
-    println!("   for latency lower is better, for throughput higher is better)");
+    println!("== side by side (Lamina: the provided function; relay: the same function behind the Runtime API floor;");
     println!(
-        "{:<30} {:>10} {:>10} {:>13} {:>13} {:>20}",
-        "case", "floor", "Lamina", "cargo-lambda", "Lamina/floor", "Lamina/cargo-lambda"
+        "   ratios are Lamina's value divided by the other's: for latency lower is better, for throughput higher)"
+    );
+    println!(
+        "{:<30} {:>9} {:>9} {:>9} {:>13} {:>13} {:>13} {:>20}",
+        "case", "floor", "relay", "Lamina", "cargo-lambda", "Lamina/floor", "Lamina/relay", "Lamina/cargo-lambda"
     );
     for row in &rows {
-        let (f, l, c) = (cell(Some(floor), row), cell(lamina, row), cell(cargo_lambda, row));
+        let (f, r, l, c) = (cell(Some(floor), row), cell(relay, row), cell(lamina, row), cell(cargo_lambda, row));
         println!(
-            "{:<30} {:>10} {:>10} {:>13} {:>13} {:>20}",
+            "{:<30} {:>9} {:>9} {:>9} {:>13} {:>13} {:>13} {:>20}",
             row.label(),
             fmt_value(f, row),
+            fmt_value(r, row),
             fmt_value(l, row),
             fmt_value(c, row),
             fmt_ratio(l, f),
+            fmt_ratio(l, r),
             fmt_ratio(l, c)
         );
     }
