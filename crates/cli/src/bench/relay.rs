@@ -160,6 +160,7 @@ pub(super) fn start_relay_floor(bootstrap: &Path, runtimes: usize) -> anyhow::Re
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use hyper::Method;
     use hyper_util::client::legacy::Client;
