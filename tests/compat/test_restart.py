@@ -191,7 +191,24 @@ def _describe(pid):
         return "gone"
 
 
+CGROUP_PARENTS = ["/sys/fs/cgroup/memory/lamina", "/sys/fs/cgroup/pids/lamina", "/sys/fs/cgroup/cpu/lamina",
+                  "/sys/fs/cgroup/lamina"]
+
+
+def sandbox_cgroups(server_pid):
+    """The sandbox cgroups a server made (named `<server pid>-<n>`) that still exist."""
+    found = []
+    for parent in CGROUP_PARENTS:
+        try:
+            found += [os.path.join(parent, n) for n in os.listdir(parent) if n.startswith(f"{server_pid}-")]
+        except OSError:
+            pass
+    return found
+
+
 def test_clean_stop_leaves_no_sandboxes(start_server):
+    """SIGTERM stops idle and busy sandboxes, and the server waits for their
+    cgroups to be removed before it exits: none are left for the next start."""
     srv = start_server()
     lam = srv.client()
     name = create(lam, {"app.py": MARKER}, Timeout=20)
@@ -205,7 +222,11 @@ def test_clean_stop_leaves_no_sandboxes(start_server):
         time.sleep(0.1)
     assert len(sandbox_pids(srv.data_dir, name, runtimes_only=True)) == 2
     time.sleep(0.3)
+    pid = srv.proc.pid
+    assert sandbox_cgroups(pid) or not any(os.path.isdir(p) for p in CGROUP_PARENTS), "sandboxes have cgroups"
     srv.stop(signal.SIGTERM)
+    assert srv.proc.returncode == 0, srv.log()
+    assert not sandbox_cgroups(pid), ("cgroups left after a clean stop", srv.log())
     leftovers = []
     try:
         deadline = time.time() + 3

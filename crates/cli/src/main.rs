@@ -272,7 +272,12 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    let result = runtime.block_on(run(cli.command));
+    // Tasks still running (a server's in-flight invocations) are dropped
+    // here, and with them their sandboxes; then wait for those to be gone.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    lamina_server::finish_cleanup();
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lamina: {e:#}");

@@ -333,6 +333,14 @@ impl Drop for Cgroup {
     }
 }
 
+/// Waits up to `budget` for the cgroups of sandboxes already dropped to be
+/// removed, and returns how many are still there. For shutdown: directories
+/// left behind when the server exits are only cleared by the next start's
+/// [`reap_orphans`].
+pub fn finish_cleanup(budget: Duration) -> usize {
+    janitor::flush(budget)
+}
+
 /// One long-lived thread that removes cgroup directories whose processes
 /// are still exiting.
 mod janitor {
@@ -343,13 +351,22 @@ mod janitor {
 
     use super::Cgroup;
 
-    static QUEUE: OnceLock<Mutex<Sender<Vec<PathBuf>>>> = OnceLock::new();
+    enum Job {
+        Remove(Vec<PathBuf>),
+        /// Report how many directories are left once none are, or at `until`.
+        Flush {
+            until: Instant,
+            left: Sender<usize>,
+        },
+    }
+
+    static QUEUE: OnceLock<Mutex<Sender<Job>>> = OnceLock::new();
     /// How long a directory may resist removal before we give up on it.
     const PATIENCE: Duration = Duration::from_secs(10);
 
     pub(super) fn remove_later(dirs: Vec<PathBuf>) {
         let queue = QUEUE.get_or_init(|| {
-            let (tx, rx) = mpsc::channel::<Vec<PathBuf>>();
+            let (tx, rx) = mpsc::channel::<Job>();
             let spawned = std::thread::Builder::new().name("lamina-cgroup-rm".into()).spawn(move || run(rx));
             if let Err(error) = spawned {
                 tracing::warn!(%error, "could not start the cgroup cleanup thread");
@@ -357,23 +374,41 @@ mod janitor {
             Mutex::new(tx)
         });
         if let Ok(tx) = queue.lock() {
-            let _ = tx.send(dirs);
+            let _ = tx.send(Job::Remove(dirs));
         }
     }
 
-    fn run(rx: mpsc::Receiver<Vec<PathBuf>>) {
-        let mut pending: Vec<(PathBuf, Instant)> = Vec::new();
-        loop {
-            let wait = if pending.is_empty() { Duration::from_secs(3600) } else { Duration::from_millis(5) };
-            match rx.recv_timeout(wait) {
-                Ok(dirs) => pending.extend(dirs.into_iter().map(|d| (d, Instant::now() + PATIENCE))),
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+    pub(super) fn flush(budget: Duration) -> usize {
+        // No janitor yet: nothing was ever left to it.
+        let Some(queue) = QUEUE.get() else { return 0 };
+        let (left, report) = mpsc::channel();
+        let job = Job::Flush { until: Instant::now() + budget, left };
+        if !queue.lock().is_ok_and(|tx| tx.send(job).is_ok()) {
+            return 0;
+        }
+        // The janitor answers by `until`; the margin covers one pass.
+        report.recv_timeout(budget + Duration::from_secs(1)).unwrap_or(0)
+    }
+
+    /// Directories still to remove, each with when to give up on it, and
+    /// the flushes waiting for them.
+    #[derive(Default)]
+    struct Work {
+        pending: Vec<(PathBuf, Instant)>,
+        flushes: Vec<(Instant, Sender<usize>)>,
+    }
+
+    impl Work {
+        fn take(&mut self, job: Job) {
+            match job {
+                Job::Remove(dirs) => self.pending.extend(dirs.into_iter().map(|d| (d, Instant::now() + PATIENCE))),
+                Job::Flush { until, left } => self.flushes.push((until, left)),
             }
-            while let Ok(dirs) = rx.try_recv() {
-                pending.extend(dirs.into_iter().map(|d| (d, Instant::now() + PATIENCE)));
-            }
-            pending.retain(|(dir, give_up)| {
+        }
+
+        /// One removal attempt for each directory, then the flushes' answers.
+        fn pass(&mut self) {
+            self.pending.retain(|(dir, give_up)| {
                 if Cgroup::try_remove(vec![dir.clone()], Duration::ZERO).is_empty() {
                     return false;
                 }
@@ -383,6 +418,30 @@ mod janitor {
                 }
                 true
             });
+            let (left, now) = (self.pending.len(), Instant::now());
+            self.flushes.retain(|(until, report)| {
+                let done = left == 0 || now >= *until;
+                if done {
+                    let _ = report.send(left);
+                }
+                !done
+            });
+        }
+    }
+
+    fn run(rx: mpsc::Receiver<Job>) {
+        let mut work = Work::default();
+        loop {
+            let wait = if work.pending.is_empty() { Duration::from_secs(3600) } else { Duration::from_millis(5) };
+            match rx.recv_timeout(wait) {
+                Ok(job) => work.take(job),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+            while let Ok(job) = rx.try_recv() {
+                work.take(job);
+            }
+            work.pass();
         }
     }
 }

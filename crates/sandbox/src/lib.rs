@@ -13,7 +13,8 @@
 //!
 //! One file per mechanism:
 //! - `spec`: [`SandboxSpec`], [`Isolation`], validation, Process-mode path translation;
-//! - `cgroup`: v1/v2 detection, per-sandbox cgroups, limits, kill, accounting;
+//! - `cgroup`: v1/v2 detection, per-sandbox cgroups, limits, kill, accounting,
+//!   and their removal (a background janitor; [`finish_cleanup`] at shutdown);
 //! - `mounts`: the root filesystem layout, as a list of prepared operations;
 //! - `child`: the async-signal-safe code between fork and exec (namespaces,
 //!   pivot_root, uid switch, user namespace, capabilities), and the process
@@ -41,7 +42,7 @@ mod probe;
 mod sandbox;
 mod spec;
 
-pub use cgroup::{reap_orphans, CgroupVersion, CGROUP_PARENT};
+pub use cgroup::{finish_cleanup, reap_orphans, CgroupVersion, CGROUP_PARENT};
 pub use child::{SANDBOX_GID, SANDBOX_UID};
 pub use error::SandboxError;
 pub use exit::Exit;

@@ -232,6 +232,28 @@ async fn root_sandbox_kill_resolves_wait_quickly() {
 }
 
 #[tokio::test]
+async fn root_sandbox_cgroups_are_gone_once_cleanup_finishes() {
+    if skip(Isolation::Namespaces) {
+        return;
+    }
+    let fixtures: Vec<Fixture> = (0..5).map(|_| fixture("sleep 100 & sleep 100")).collect();
+    let sandboxes: Vec<Sandbox> = fixtures.iter().map(|f| Sandbox::spawn(&f.spec).expect("spawn")).collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Dropping kills; the processes are still exiting when the drop first
+    // tries to remove the cgroups, so the rest is left to the janitor.
+    drop(sandboxes);
+    let left =
+        tokio::task::spawn_blocking(|| lamina_sandbox::finish_cleanup(Duration::from_secs(5))).await.expect("join");
+    assert_eq!(left, 0, "every cgroup removed within the budget");
+    for f in &fixtures {
+        for controller in ["memory", "pids"] {
+            let dir = format!("/sys/fs/cgroup/{controller}/lamina/{}", f.spec.id);
+            assert!(!Path::new(&dir).exists(), "{dir} is still there when finish_cleanup returns");
+        }
+    }
+}
+
+#[tokio::test]
 async fn root_sandbox_two_sandboxes_have_private_tmp() {
     if skip(Isolation::Namespaces) {
         return;

@@ -438,10 +438,26 @@ impl Scheduler {
         self.drop_idle(|_, w| !w.is_provisioned() && w.last_used.elapsed() >= keep_alive);
     }
 
-    /// Stops every sandbox (shutdown) and sends the spans still queued.
+    /// Stops every idle sandbox (shutdown) and sends the spans still queued.
+    /// Sandboxes busy with an invocation stop when the task running it is
+    /// dropped; [`finish_cleanup`] then waits for all of them.
     pub fn shutdown(&self) {
         self.idle.lock().clear();
         self.tracer.shutdown();
+    }
+}
+
+/// How long [`finish_cleanup`] waits for stopped sandboxes' processes to
+/// exit so their cgroups can be removed.
+const SHUTDOWN_CLEANUP: Duration = Duration::from_secs(5);
+
+/// The last step of a shutdown, once the async runtime (and with it every
+/// task that held a sandbox) is gone: waits for the stopped sandboxes'
+/// cgroups to be removed, so the next start finds none left behind.
+pub fn finish_cleanup() {
+    let left = lamina_sandbox::finish_cleanup(SHUTDOWN_CLEANUP);
+    if left > 0 {
+        tracing::warn!(left, "sandbox cgroups still there at shutdown; the next start removes them");
     }
 }
 

@@ -29,6 +29,10 @@ use lamina_scheduler::Scheduler;
 use lamina_store::{Blobs, SqliteStore, Store};
 use std::sync::Arc;
 
+/// Call after the runtime [`serve`] ran on is shut down (see
+/// [`lamina_scheduler::finish_cleanup`]).
+pub use lamina_scheduler::finish_cleanup;
+
 /// Largest request body read at all (a 50 MB zip, base64-encoded, in JSON).
 const MAX_BODY_BYTES: usize = 70 * 1024 * 1024;
 
