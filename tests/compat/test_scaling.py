@@ -162,6 +162,8 @@ def test_scale_out_and_back_to_zero(start_server):
     final = wait_for(lambda: status(srv)["idle_by_function"].get(name, 0) == 0 and status(srv), 5)
     assert final, (status(srv), srv.log())
     assert final["idle_sandboxes"] == 0 and final["concurrent_executions"] == 0, final
+    # The status names the server process (`lamina bench` reads its CPU time).
+    assert final["pid"] == srv.proc.pid, final
     # ... and a new request starts a new sandbox (cold start again).
     resp, body = invoke(lam, name, {"sleep": 0}, LogType="Tail")
     assert body == {"ok": True}

@@ -39,6 +39,8 @@ pub async fn status(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
         "memory_used_mib": used,
         "memory_capacity_mib": capacity,
         "unreserved_concurrency": s.concurrency.unreserved(),
+        // Lets a local tool (`lamina bench`) read this process's CPU time.
+        "pid": std::process::id(),
     }))
 }
 

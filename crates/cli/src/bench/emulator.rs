@@ -164,7 +164,7 @@ pub(super) async fn bench_cargo_lambda(
     let concurrency = counts.iter().copied().max().unwrap_or(1);
     let mut emulator = start_emulator(&tool_dir, dir, concurrency).await?;
     let url = wait_emulator(&mut emulator).await?;
-    let runs = warm_runs(&url, counts, duration, EMULATOR_WARMUP).await?;
+    let runs = warm_runs(&url, counts, duration, EMULATOR_WARMUP, None).await?;
     emulator.stop();
     println!(
         "== cargo-lambda {} (cargo lambda watch --release --concurrency {concurrency})",

@@ -63,6 +63,12 @@ pub(super) fn start_helper(flag: &str, what: &str) -> anyhow::Result<(SocketAddr
 
 pub(super) struct KillOnDrop(pub(super) Child);
 
+impl KillOnDrop {
+    pub(super) fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::gateway::bench_gateway;
-use super::load::{invoke_once, invoke_url, print_header, print_row, warm_runs, Run, WARMUP};
+use super::load::{invoke_once, invoke_url, print_header, print_row, print_run, warm_runs, Run, WARMUP};
 use super::Options;
 use crate::client::call;
 
@@ -48,6 +48,20 @@ pub(super) async fn create(endpoint: &str, name: &str, runtime: &str, handler: &
     });
     call(endpoint, Method::POST, "/2015-03-31/functions", &[], Bytes::from(body.to_string())).await?;
     Ok(())
+}
+
+/// The server's process id, when it runs on this machine (its status names
+/// it and that process is visible here): the warm runs then report its CPU.
+async fn local_server_pid(endpoint: &str) -> Option<u32> {
+    let host = endpoint.parse::<hyper::Uri>().ok()?.host()?.to_owned();
+    let loopback = host == "localhost" || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok()?.is_loopback();
+    if !loopback {
+        return None;
+    }
+    let status = call(endpoint, Method::GET, "/_lamina/status", &[], Bytes::new()).await.ok()?;
+    let pid = serde_json::from_slice::<serde_json::Value>(&status.body).ok()?.get("pid")?.as_u64()?;
+    let pid = u32::try_from(pid).ok()?;
+    std::path::Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
 }
 
 /// A configuration change retires the warm sandboxes: the next invoke is cold.
@@ -164,14 +178,15 @@ pub(super) async fn bench_lamina(
         create(o.endpoint, name, runtime, handler, code).await?;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
+    let server = local_server_pid(o.endpoint).await;
     println!("== Lamina at {}", o.endpoint);
     print_header();
     let mut provided = None;
     for (runtime, name, _, _) in &functions {
         let kind = if runtime.starts_with("python") { "python" } else { "provided" };
-        let runs = warm_runs(&invoke_url(o.endpoint, name)?, counts, o.duration, WARMUP).await?;
+        let runs = warm_runs(&invoke_url(o.endpoint, name)?, counts, o.duration, WARMUP, server).await?;
         for run in &runs {
-            print_row(&format!("{kind} warm, {} client(s)", run.clients), &run.samples, Some(run.rate()));
+            print_run(&format!("{kind} warm, {} client(s)", run.clients), run);
         }
         if o.cold_starts > 0 {
             print_row(&format!("{kind} cold start"), &cold(o.endpoint, name, o.cold_starts).await?, None);

@@ -20,12 +20,19 @@ pub(super) struct Run {
     /// Per-request latencies, sorted.
     pub(super) samples: Vec<Duration>,
     pub(super) elapsed: Duration,
+    /// CPU time the server process used meanwhile, when it is a local process.
+    pub(super) server_cpu: Option<Duration>,
 }
 
 impl Run {
     pub(super) fn new(clients: usize, mut samples: Vec<Duration>, elapsed: Duration) -> Run {
         samples.sort();
-        Run { clients, samples, elapsed }
+        Run { clients, samples, elapsed, server_cpu: None }
+    }
+
+    /// The server's CPU time per request, in microseconds.
+    pub(super) fn server_cpu_us(&self) -> Option<f64> {
+        Some(self.server_cpu?.as_secs_f64() * 1e6 / self.samples.len().max(1) as f64)
     }
 
     pub(super) fn percentile(&self, p: f64) -> Duration {
@@ -64,18 +71,37 @@ pub(super) fn invoke_url(base: &str, name: &str) -> anyhow::Result<hyper::Uri> {
     url.parse().with_context(|| format!("bad URL {url}"))
 }
 
-/// Warm latency and throughput with `clients` concurrent connections.
+/// User plus system CPU time of local process `pid` so far, all threads.
+pub(super) fn process_cpu(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces: fields are counted after its ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat(5), 12 and 13 after the name.
+    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    let total = ticks(11)? + ticks(12)?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Some(Duration::from_micros(total * 1_000_000 / hz))
+}
+
+/// Warm latency and throughput with `clients` concurrent connections, and
+/// the CPU the `server` process (if local and known) used for them.
 pub(super) async fn warm(
     url: &hyper::Uri,
     clients: usize,
     duration: Duration,
     warmup: Duration,
+    server: Option<u32>,
 ) -> anyhow::Result<Run> {
     // Warm up one sandbox (or emulator instance) per client.
     run_clients(url, clients, warmup).await?;
+    let cpu_before = server.and_then(process_cpu);
     let started = Instant::now();
     let samples = run_clients(url, clients, duration).await?;
-    Ok(Run::new(clients, samples, started.elapsed()))
+    let mut run = Run::new(clients, samples, started.elapsed());
+    let cpu_after = server.and_then(process_cpu);
+    run.server_cpu = cpu_before.zip(cpu_after).map(|(before, after)| after.saturating_sub(before));
+    Ok(run)
 }
 
 /// Runs `clients` concurrent keep-alive clients for `duration`; all latencies.
@@ -136,25 +162,58 @@ pub(super) async fn warm_runs(
     counts: &[usize],
     duration: Duration,
     warmup: Duration,
+    server: Option<u32>,
 ) -> anyhow::Result<Vec<Run>> {
     let mut runs = Vec::new();
     for &c in counts {
-        runs.push(warm(url, c, duration, warmup).await?);
+        runs.push(warm(url, c, duration, warmup, server).await?);
     }
     Ok(runs)
 }
 
 pub(super) fn print_header() {
-    println!("{:<34} {:>7} {:>10} {:>10} {:>12}", "case", "n", "p50 µs", "p99 µs", "throughput");
+    println!(
+        "{:<34} {:>7} {:>10} {:>10} {:>12} {:>14}",
+        "case", "n", "p50 µs", "p99 µs", "throughput", "server CPU/req"
+    );
 }
 
 pub(super) fn print_row(case: &str, samples: &[Duration], rate: Option<f64>) {
+    print_line(case, samples, rate, None);
+}
+
+/// A warm run's row, with the server's CPU per request when it is known.
+pub(super) fn print_run(case: &str, run: &Run) {
+    print_line(case, &run.samples, Some(run.rate()), run.server_cpu_us());
+}
+
+fn print_line(case: &str, samples: &[Duration], rate: Option<f64>, cpu_us: Option<f64>) {
     let rate = rate.map_or(String::from("-"), |r| format!("{r:.0}/s"));
+    let cpu = cpu_us.map_or(String::from("-"), |c| format!("{c:.1} µs"));
     println!(
-        "{case:<34} {:>7} {:>10.1} {:>10.1} {:>12}",
+        "{case:<34} {:>7} {:>10.1} {:>10.1} {:>12} {:>14}",
         samples.len(),
         micros(percentile(samples, 0.5)),
         micros(percentile(samples, 0.99)),
-        rate
+        rate,
+        cpu
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_cpu_time_counts_what_it_burns() {
+        let before = process_cpu(std::process::id()).expect("our own /proc/PID/stat");
+        let started = Instant::now();
+        let mut x = 0u64;
+        while started.elapsed() < Duration::from_millis(200) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        let burnt = process_cpu(std::process::id()).expect("again").saturating_sub(before);
+        assert!(burnt >= Duration::from_millis(100), "200 ms of spinning counted as {burnt:?}");
+        assert!(process_cpu(u32::MAX).is_none(), "no such process");
+    }
 }

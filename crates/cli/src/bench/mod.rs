@@ -53,7 +53,7 @@ use boto3::bench_boto3;
 use emulator::bench_cargo_lambda;
 use floor::{start_floor, start_floor_process};
 use lamina::{bench_lamina, delete_lamina_functions, PROVIDED_NAME};
-use load::{client_counts, invoke_url, print_header, print_row, warm_runs, WARMUP};
+use load::{client_counts, invoke_url, print_header, print_row, print_run, warm_runs, WARMUP};
 use relay::start_relay_floor;
 use table::print_table;
 
@@ -102,28 +102,28 @@ pub async fn run(o: Options<'_>) -> anyhow::Result<()> {
 
     let (floor_addr, _floor) = start_floor().await?;
     let floor_url = invoke_url(&format!("http://{floor_addr}"), PROVIDED_NAME)?;
-    let floor = warm_runs(&floor_url, &counts, o.duration, WARMUP).await?;
+    let floor = warm_runs(&floor_url, &counts, o.duration, WARMUP, None).await?;
     println!("== floor: bare hyper echo at {floor_addr}");
     print_header();
     for run in &floor {
         print_row(&format!("echo, {} client(s)", run.clients), &run.samples, Some(run.rate()));
     }
     {
-        let (addr, _process) = start_floor_process()?;
+        let (addr, process) = start_floor_process()?;
         let url = invoke_url(&format!("http://{addr}"), PROVIDED_NAME)?;
-        for run in warm_runs(&url, &counts, o.duration, WARMUP).await? {
-            print_row(&format!("echo process, {} client(s)", run.clients), &run.samples, Some(run.rate()));
+        for run in warm_runs(&url, &counts, o.duration, WARMUP, Some(process.pid())).await? {
+            print_run(&format!("echo process, {} client(s)", run.clients), &run);
         }
     }
     let relay = match &bootstrap {
         Some(bootstrap) => {
             let floor = start_relay_floor(bootstrap, counts.iter().copied().max().unwrap_or(1))?;
             let url = invoke_url(&format!("http://{}", floor.addr), PROVIDED_NAME)?;
-            let runs = warm_runs(&url, &counts, o.duration, WARMUP).await?;
+            let runs = warm_runs(&url, &counts, o.duration, WARMUP, Some(floor.pid())).await?;
             println!("== Runtime API floor: the same bootstrap behind a bare relay at {}", floor.addr);
             print_header();
             for run in &runs {
-                print_row(&format!("relay, {} client(s)", run.clients), &run.samples, Some(run.rate()));
+                print_run(&format!("relay, {} client(s)", run.clients), run);
             }
             Some(runs)
         }

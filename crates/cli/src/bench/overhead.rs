@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::lamina::{create, lamina_functions};
-use super::load::{invoke_url, print_header, print_row, run_clients, Run, WARMUP};
+use super::load::{invoke_url, print_header, print_row, process_cpu, run_clients, Run, WARMUP};
 
 /// Off / on measurement pairs per client count.
 const ROUNDS: usize = 5;
@@ -162,15 +162,7 @@ impl Server {
 
     /// User plus system CPU time of the server process so far, all threads.
     fn cpu_time(&self) -> anyhow::Result<Duration> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
-        // The command name may hold spaces: fields are counted after its ')'.
-        let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("").split_whitespace().collect();
-        let ticks = |i: usize| -> anyhow::Result<u64> { Ok(fields.get(i).context("short /proc/PID/stat")?.parse()?) };
-        // utime and stime are fields 14 and 15 of stat(5), 12 and 13 after the name.
-        let total = ticks(11)? + ticks(12)?;
-        // SAFETY: sysconf has no preconditions.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-        Ok(Duration::from_micros(total * 1_000_000 / hz))
+        process_cpu(self.child.id()).context("reading the server's /proc/PID/stat")
     }
 
     async fn wait_healthy(&mut self) -> anyhow::Result<()> {

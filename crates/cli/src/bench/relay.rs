@@ -125,7 +125,14 @@ pub(super) struct RelayFloor {
     pub(super) addr: SocketAddr,
     // Runtimes first: they would otherwise retry against a dead relay.
     _runtimes: Vec<KillOnDrop>,
-    _relay: KillOnDrop,
+    relay: KillOnDrop,
+}
+
+impl RelayFloor {
+    /// The relay process (not its runtimes).
+    pub(super) fn pid(&self) -> u32 {
+        self.relay.pid()
+    }
 }
 
 /// Starts `lamina bench --serve-relay` and `runtimes` copies of `bootstrap`
@@ -155,7 +162,7 @@ pub(super) fn start_relay_floor(bootstrap: &Path, runtimes: usize) -> anyhow::Re
                 .with_context(|| format!("starting {} against the relay", bootstrap.display()))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(RelayFloor { addr, _runtimes: runtimes, _relay: relay })
+    Ok(RelayFloor { addr, _runtimes: runtimes, relay })
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub(super) fn cell(runs: Option<&[Run]>, row: &Row) -> Option<f64> {
         Row::P50 => micros(run.percentile(0.5)),
         Row::P99 => micros(run.percentile(0.99)),
         Row::Throughput(_) => run.rate(),
+        Row::ServerCpu(_) => run.server_cpu_us()?,
     })
 }
 
@@ -16,13 +17,15 @@ pub(super) enum Row {
     P50,
     P99,
     Throughput(usize),
+    /// CPU the server process spent per request (Lamina, the relay).
+    ServerCpu(usize),
 }
 
 impl Row {
     fn clients(&self) -> usize {
         match self {
             Row::P50 | Row::P99 => 1,
-            Row::Throughput(c) => *c,
+            Row::Throughput(c) | Row::ServerCpu(c) => *c,
         }
     }
 
@@ -31,6 +34,7 @@ impl Row {
             Row::P50 => "warm 1 client p50 (µs)".into(),
             Row::P99 => "warm 1 client p99 (µs)".into(),
             Row::Throughput(c) => format!("throughput {c} client(s) (/s)"),
+            Row::ServerCpu(c) => format!("CPU/req {c} client(s) (µs)"),
         }
     }
 }
@@ -59,6 +63,7 @@ pub(super) fn print_table(
 ) {
     let mut rows = vec![Row::P50, Row::P99];
     rows.extend(clients.iter().filter(|&&c| c > 0).map(|&c| Row::Throughput(c)));
+    rows.extend(clients.iter().filter(|&&c| c > 1).map(|&c| Row::ServerCpu(c)));
     println!();
     println!("== side by side (Lamina: the provided function; relay: the same function behind the Runtime API floor;");
     println!(
