@@ -1,9 +1,10 @@
 """DeadLetterConfig: a failed asynchronous event lands in an SQS queue."""
 
+import datetime
 import json
 import time
 
-from conftest import create, unique
+from conftest import create, unique, wait_for
 
 FAIL = "def handler(event, context):\n    raise ValueError('always')\n"
 
@@ -33,8 +34,6 @@ def test_async_delivery_shows_in_cloudwatch(server, lam):
     """AWS/Lambda AsyncEventAge has a sample for each delivery attempt, and
     DeadLetterErrors counts a failed event its dead-letter queue could not
     take (the queue was deleted)."""
-    import datetime
-    from conftest import wait_for
     sqs = server.client("sqs")
     queue_url = sqs.create_queue(QueueName=unique("gone"))["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

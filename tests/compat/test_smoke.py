@@ -1,5 +1,11 @@
 """The first thing a user does: create a Python function and invoke it."""
 
+import concurrent.futures
+import json
+import os
+
+import pytest
+
 from conftest import create, invoke, log_tail
 
 APP = """
@@ -35,8 +41,6 @@ def test_sharded_data_path_serves_and_stops(start_server):
     """`--shards 2 --pin-shards`: two single-threaded runtimes share the port
     (SO_REUSEPORT); invocations from many connections all succeed, warm
     sandboxes are reused, and SIGTERM stops the server cleanly."""
-    import concurrent.futures
-    import json
     srv = start_server(extra_args=["--shards", "2", "--pin-shards"])
     lam = srv.client("lambda")
     name = create(lam, {"app.py": "def handler(event, context):\n    return {'n': event['n']}\n"})
@@ -58,9 +62,6 @@ def test_pinned_shards_serve_a_client_on_its_own_cpu(start_server):
     the client connected from, and the sandbox that shard starts runs on
     that CPU too: client, server and runtime can take turns on one core
     instead of waking another."""
-    import json
-    import os
-    import pytest
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:
         pytest.skip("needs two CPUs")
