@@ -38,10 +38,11 @@ def test_create_invoke_python(lam):
 
 
 def test_sharded_data_path_serves_and_stops(start_server):
-    """`--shards 2 --pin-shards`: two single-threaded runtimes share the port
-    (SO_REUSEPORT); invocations from many connections all succeed, warm
-    sandboxes are reused, and SIGTERM stops the server cleanly."""
-    srv = start_server(extra_args=["--shards", "2", "--pin-shards"])
+    """`--shards 2 --pin-shards false`: two single-threaded runtimes share
+    the port (SO_REUSEPORT), placed by the kernel; invocations from many
+    connections all succeed, warm sandboxes are reused, and SIGTERM stops
+    the server cleanly."""
+    srv = start_server(extra_args=["--shards", "2", "--pin-shards", "false"])
     lam = srv.client("lambda")
     name = create(lam, {"app.py": "def handler(event, context):\n    return {'n': event['n']}\n"})
 
@@ -58,16 +59,19 @@ def test_sharded_data_path_serves_and_stops(start_server):
 
 
 def test_pinned_shards_serve_a_client_on_its_own_cpu(start_server):
-    """With `--pin-shards`, a new connection goes to the shard on the CPU
-    the client connected from, and the sandbox that shard starts runs on
-    that CPU too: client, server and runtime can take turns on one core
-    instead of waking another."""
+    """By default the server runs one pinned shard per CPU: a new connection
+    goes to the shard on the CPU the client connected from, and a sandbox
+    of up to 1,769 MB that shard starts runs on that CPU too, so client,
+    server and runtime can take turns on one core instead of waking
+    another. A bigger function (more than one vCPU in Lambda) may use
+    every CPU."""
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:
         pytest.skip("needs two CPUs")
-    srv = start_server(extra_args=["--shards", str(len(cpus)), "--pin-shards"])
+    srv = start_server()
     app = "import os\ndef handler(event, context):\n    return sorted(os.sched_getaffinity(0))\n"
     names = {cpu: create(srv.client("lambda"), {"app.py": app}) for cpu in cpus}
+    big = create(srv.client("lambda"), {"app.py": app}, MemorySize=2048)
     mask = os.sched_getaffinity(0)
     try:
         for cpu, name in names.items():
@@ -75,5 +79,8 @@ def test_pinned_shards_serve_a_client_on_its_own_cpu(start_server):
             # A new client: its connection is made from this CPU.
             resp = srv.client("lambda").invoke(FunctionName=name, Payload=b"{}")
             assert json.loads(resp["Payload"].read()) == [cpu], f"function invoked from CPU {cpu}"
+        os.sched_setaffinity(0, {cpus[0]})
+        resp = srv.client("lambda").invoke(FunctionName=big, Payload=b"{}")
+        assert json.loads(resp["Payload"].read()) == cpus
     finally:
         os.sched_setaffinity(0, mask)

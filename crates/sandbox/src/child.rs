@@ -86,6 +86,9 @@ pub(crate) struct Plan {
     pub cwd: CString,
     pub uid_map: CString,
     pub gid_map: CString,
+    /// The CPUs the program may run on, when not those of the thread that
+    /// forks it (see [`SandboxSpec::any_cpu`](crate::SandboxSpec::any_cpu)).
+    pub cpus: Option<libc::cpu_set_t>,
 }
 
 /// Fixed steps, numbered for the report pipe. Filesystem steps are
@@ -181,6 +184,7 @@ pub(crate) unsafe fn namespaces(plan: &Plan) -> io::Result<()> {
         // `reap_orphans` clears at the next start.)
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as c_ulong);
         join_cgroups(plan)?;
+        set_cpus(plan);
         // The guard and init are forks of the server and so map all of its
         // memory: keep the OOM killer's eye on the program instead.
         write_file(c"/proc/self/oom_score_adj".as_ptr(), b"-1000");
@@ -249,12 +253,22 @@ pub(crate) unsafe fn process(plan: &Plan) -> io::Result<()> {
         check(plan, libc::setsid(), Fixed::Setsid)?;
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as c_ulong);
         join_cgroups(plan)?;
+        set_cpus(plan);
         set_rlimits(plan)?;
         drop_ids(plan)?;
         check(plan, libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1 as c_ulong, 0, 0, 0), Fixed::NoNewPrivs)?;
         check(plan, libc::chdir(plan.cwd.as_ptr()), Fixed::Chdir)?;
         mark_cloexec_from(3);
         Ok(())
+    }
+}
+
+/// Widens the CPU mask inherited from the forking thread, if the plan says
+/// so. Best effort: if it fails, the program runs where that thread may run.
+unsafe fn set_cpus(plan: &Plan) {
+    if let Some(cpus) = &plan.cpus {
+        // SAFETY: sched_setaffinity on this process with a set we only read.
+        unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), cpus) };
     }
 }
 

@@ -218,7 +218,18 @@ fn build_plan(spec: &SandboxSpec, cgroup: &Cgroup, report_fd: i32) -> Result<Pla
         // Digits and spaces only: cannot contain NUL.
         uid_map: map(SANDBOX_UID).unwrap_or_default(),
         gid_map: map(SANDBOX_GID).unwrap_or_default(),
+        cpus: if spec.any_cpu { process_cpus() } else { None },
     })
+}
+
+/// The CPUs the server process may use: those of its main thread, which is
+/// never pinned (threads serving a shard may be).
+fn process_cpus() -> Option<libc::cpu_set_t> {
+    // SAFETY: cpu_set_t is plain data; the call only writes it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        (libc::sched_getaffinity(libc::getpid(), std::mem::size_of::<libc::cpu_set_t>(), &mut set) == 0).then_some(set)
+    }
 }
 
 /// An empty host directory to mount each sandbox's root on. Each mount

@@ -62,6 +62,9 @@ pub struct SandboxSpec {
     pub pids_max: u32,
     /// Optional CPU weight (v1 `cpu.shares`; converted to v2 `cpu.weight`).
     pub cpu_shares: Option<u32>,
+    /// Run on every CPU the server may use. Otherwise the sandbox inherits
+    /// the CPU mask of the thread that starts it (a pinned shard's CPU).
+    pub any_cpu: bool,
     /// Unprivileged host uid (and gid) the sandbox runs as; distinct per live sandbox.
     pub host_uid: u32,
     /// Hostname inside the sandbox.
@@ -171,6 +174,7 @@ mod tests {
             tmp_mib: 16,
             pids_max: 64,
             cpu_shares: None,
+            any_cpu: false,
             host_uid: 100_000,
             hostname: "h".into(),
             isolation: Isolation::Process,

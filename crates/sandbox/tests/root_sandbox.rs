@@ -56,6 +56,7 @@ fn fixture(script: &str) -> Fixture {
         tmp_mib: 8,
         pids_max: 32,
         cpu_shares: Some(512),
+        any_cpu: false,
         host_uid: 200_000 + (std::process::id() % 1000) * 100 + n,
         hostname: "lamina-test".into(),
         isolation: Isolation::Namespaces,

@@ -343,12 +343,19 @@ fn spec_for(
         tmp_mib: v.ephemeral_mib,
         pids_max: 1024,
         // Lambda gives CPU in proportion to memory: 1769 MB is one full vCPU.
-        cpu_shares: Some((v.memory_mib * 1024 / 1769).max(2)),
+        cpu_shares: Some((v.memory_mib * 1024 / ONE_VCPU_MIB).max(2)),
+        // Up to one vCPU's worth the sandbox stays on its shard's CPU (if the
+        // shard is pinned), where its Runtime API is served; above, it may
+        // use every CPU.
+        any_cpu: v.memory_mib > ONE_VCPU_MIB,
         host_uid: uid,
         hostname: "lamina".into(),
         isolation,
     }
 }
+
+/// The memory size at which Lambda gives a function one full vCPU.
+const ONE_VCPU_MIB: u32 = 1769;
 
 /// Lambda's log stream name: `YYYY/MM/DD/[version]<32 hex>`.
 fn log_stream_name(version: &str) -> String {

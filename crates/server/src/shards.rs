@@ -19,11 +19,19 @@
 //! README's benchmarks), because every cross-core wake-up there costs an
 //! idle vCPU's exit and re-entry.
 //!
-//! Startup and background work (queues, schedules, log writing) stay on
-//! the main multi-threaded runtime. Shutdown: the main runtime's signal
+//! A shard serves only synchronous Invokes itself. Every other request
+//! (the control API, whose handlers may do blocking store work or unpack a
+//! large zip, the console, event sources) is handed to the main
+//! multi-threaded runtime, so a slow one cannot stall the invocations and
+//! Runtime API connections of the shard that accepted it. Startup and
+//! background work (queues, schedules, log writing) stay there too. Shutdown: the main runtime's signal
 //! handler tells every shard to stop accepting and finish its requests,
 //! then waits for the threads.
 
+use axum::extract::{Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::serve::ListenerExt;
 use axum::Router;
 use std::net::SocketAddr;
@@ -52,6 +60,7 @@ pub async fn serve(
             tracing::warn!(error = %e, "could not steer connections to the shard on their CPU; the kernel spreads them by hash");
         }
     }
+    let router = offload_all_but_invokes(router, tokio::runtime::Handle::current());
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<Result<(), StartError>>(n);
     let mut threads = Vec::with_capacity(n);
     for (index, listener) in listeners.into_iter().enumerate() {
@@ -124,6 +133,31 @@ fn run_shard(
     });
 }
 
+/// `router` for a shard: synchronous Invokes are served where they arrive,
+/// anything else is run on `control` (the main runtime).
+fn offload_all_but_invokes(router: Router, control: tokio::runtime::Handle) -> Router {
+    router.layer(axum::middleware::from_fn_with_state(control, offload))
+}
+
+async fn offload(State(control): State<tokio::runtime::Handle>, req: Request, next: Next) -> Response {
+    if is_sync_invoke(&req) {
+        return next.run(req).await;
+    }
+    match control.spawn(next.run(req)).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            tracing::error!(error = %e, "a request handed to the main runtime did not finish");
+            crate::error::ApiError::from(lamina_api::AwsError::service("the request was interrupted")).into_response()
+        }
+    }
+}
+
+/// `POST /2015-03-31/functions/{name}/invocations`: the hot path.
+fn is_sync_invoke(req: &Request) -> bool {
+    let path = req.uri().path();
+    req.method() == Method::POST && path.starts_with("/2015-03-31/functions/") && path.ends_with("/invocations")
+}
+
 /// Attaches to the reuseport group of `listener` a program that gives a new
 /// connection to the shard pinned to the CPU it arrived on (`cpus[i]` is
 /// shard i's), or leaves it to the kernel's hash if no shard runs there.
@@ -187,5 +221,48 @@ fn pin_to_cpu(index: usize, cpu: usize) {
         if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one) != 0 {
             tracing::warn!(shard = index, cpu, "could not pin the shard to a CPU");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::routing::{get, post};
+    use tower::ServiceExt;
+
+    async fn thread_name() -> String {
+        std::thread::current().name().unwrap_or_default().to_string()
+    }
+
+    #[test]
+    fn a_shard_serves_invokes_itself_and_hands_the_rest_to_the_main_runtime() {
+        let control =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(1).thread_name("control").build().unwrap();
+        let router = Router::new()
+            .route("/2015-03-31/functions/{name}/invocations", post(thread_name))
+            .route("/2015-03-31/functions/{name}", get(thread_name));
+        let router = offload_all_but_invokes(router, control.handle().clone());
+        let answered_on = std::thread::Builder::new()
+            .name("shard".into())
+            .spawn(move || {
+                let shard = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                shard.block_on(async move {
+                    let mut names = Vec::new();
+                    for (method, uri) in
+                        [("POST", "/2015-03-31/functions/f/invocations"), ("GET", "/2015-03-31/functions/f")]
+                    {
+                        let req = Request::builder().method(method).uri(uri).body(Body::empty()).unwrap();
+                        let resp = router.clone().oneshot(req).await.unwrap();
+                        let body = axum::body::to_bytes(resp.into_body(), 1024).await.unwrap();
+                        names.push(String::from_utf8(body.to_vec()).unwrap());
+                    }
+                    names
+                })
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(answered_on, ["shard", "control"]);
     }
 }
