@@ -19,7 +19,8 @@
 //! README's benchmarks), because every cross-core wake-up there costs an
 //! idle vCPU's exit and re-entry.
 //!
-//! A shard serves only synchronous Invokes itself. Every other request
+//! A shard serves only invocations itself (Invoke, streamed Invoke, API
+//! Gateway routes and function URLs). Every other request
 //! (the control API, whose handlers may do blocking store work or unpack a
 //! large zip, the console, event sources) is handed to the main
 //! multi-threaded runtime, so a slow one cannot stall the invocations and
@@ -133,14 +134,14 @@ fn run_shard(
     });
 }
 
-/// `router` for a shard: synchronous Invokes are served where they arrive,
+/// `router` for a shard: invocations are served where they arrive,
 /// anything else is run on `control` (the main runtime).
 fn offload_all_but_invokes(router: Router, control: tokio::runtime::Handle) -> Router {
     router.layer(axum::middleware::from_fn_with_state(control, offload))
 }
 
 async fn offload(State(control): State<tokio::runtime::Handle>, req: Request, next: Next) -> Response {
-    if is_sync_invoke(&req) {
+    if is_invocation(&req) {
         return next.run(req).await;
     }
     match control.spawn(next.run(req)).await {
@@ -152,10 +153,14 @@ async fn offload(State(control): State<tokio::runtime::Handle>, req: Request, ne
     }
 }
 
-/// `POST /2015-03-31/functions/{name}/invocations`: the hot path.
-fn is_sync_invoke(req: &Request) -> bool {
+/// The data path: Invoke (plain or streamed), and API Gateway and function
+/// URL requests, which invoke a function too.
+fn is_invocation(req: &Request) -> bool {
     let path = req.uri().path();
-    req.method() == Method::POST && path.starts_with("/2015-03-31/functions/") && path.ends_with("/invocations")
+    let invoke = req.method() == Method::POST
+        && (path.starts_with("/2015-03-31/functions/") && path.ends_with("/invocations")
+            || path.starts_with("/2021-11-15/functions/") && path.ends_with("/response-streaming-invocations"));
+    invoke || crate::front_door::classify(req.headers()) == Some(crate::front_door::Service::Gateway)
 }
 
 /// Attaches to the reuseport group of `listener` a program that gives a new
@@ -236,12 +241,13 @@ mod tests {
     }
 
     #[test]
-    fn a_shard_serves_invokes_itself_and_hands_the_rest_to_the_main_runtime() {
+    fn a_shard_serves_invocations_itself_and_hands_the_rest_to_the_main_runtime() {
         let control =
             tokio::runtime::Builder::new_multi_thread().worker_threads(1).thread_name("control").build().unwrap();
         let router = Router::new()
             .route("/2015-03-31/functions/{name}/invocations", post(thread_name))
-            .route("/2015-03-31/functions/{name}", get(thread_name));
+            .route("/2015-03-31/functions/{name}", get(thread_name))
+            .route("/", get(thread_name));
         let router = offload_all_but_invokes(router, control.handle().clone());
         let answered_on = std::thread::Builder::new()
             .name("shard".into())
@@ -249,10 +255,17 @@ mod tests {
                 let shard = tokio::runtime::Builder::new_current_thread().build().unwrap();
                 shard.block_on(async move {
                     let mut names = Vec::new();
-                    for (method, uri) in
-                        [("POST", "/2015-03-31/functions/f/invocations"), ("GET", "/2015-03-31/functions/f")]
-                    {
-                        let req = Request::builder().method(method).uri(uri).body(Body::empty()).unwrap();
+                    for (method, uri, host) in [
+                        ("POST", "/2015-03-31/functions/f/invocations", "localhost"),
+                        ("GET", "/2015-03-31/functions/f", "localhost"),
+                        ("GET", "/", "abc123.lambda-url.us-east-1.localhost"),
+                    ] {
+                        let req = Request::builder()
+                            .method(method)
+                            .uri(uri)
+                            .header("host", host)
+                            .body(Body::empty())
+                            .unwrap();
                         let resp = router.clone().oneshot(req).await.unwrap();
                         let body = axum::body::to_bytes(resp.into_body(), 1024).await.unwrap();
                         names.push(String::from_utf8(body.to_vec()).unwrap());
@@ -263,6 +276,6 @@ mod tests {
             .unwrap()
             .join()
             .unwrap();
-        assert_eq!(answered_on, ["shard", "control"]);
+        assert_eq!(answered_on, ["shard", "control", "shard"]);
     }
 }
