@@ -154,13 +154,17 @@ async fn offload(State(control): State<tokio::runtime::Handle>, req: Request, ne
 }
 
 /// The data path: Invoke (plain or streamed), and API Gateway and function
-/// URL requests, which invoke a function too.
+/// URL requests (by host, or path-style under `/_api/` and `/_url/`), which
+/// invoke a function too.
 fn is_invocation(req: &Request) -> bool {
     let path = req.uri().path();
     let invoke = req.method() == Method::POST
         && (path.starts_with("/2015-03-31/functions/") && path.ends_with("/invocations")
             || path.starts_with("/2021-11-15/functions/") && path.ends_with("/response-streaming-invocations"));
-    invoke || crate::front_door::classify(req.headers()) == Some(crate::front_door::Service::Gateway)
+    invoke
+        || path.starts_with("/_api/")
+        || path.starts_with("/_url/")
+        || crate::front_door::classify(req.headers()) == Some(crate::front_door::Service::Gateway)
 }
 
 /// Attaches to the reuseport group of `listener` a program that gives a new
@@ -247,7 +251,8 @@ mod tests {
         let router = Router::new()
             .route("/2015-03-31/functions/{name}/invocations", post(thread_name))
             .route("/2015-03-31/functions/{name}", get(thread_name))
-            .route("/", get(thread_name));
+            .route("/", get(thread_name))
+            .route("/_url/{id}/{*rest}", get(thread_name));
         let router = offload_all_but_invokes(router, control.handle().clone());
         let answered_on = std::thread::Builder::new()
             .name("shard".into())
@@ -259,6 +264,7 @@ mod tests {
                         ("POST", "/2015-03-31/functions/f/invocations", "localhost"),
                         ("GET", "/2015-03-31/functions/f", "localhost"),
                         ("GET", "/", "abc123.lambda-url.us-east-1.localhost"),
+                        ("GET", "/_url/abc123/any/path", "localhost"),
                     ] {
                         let req = Request::builder()
                             .method(method)
@@ -276,6 +282,6 @@ mod tests {
             .unwrap()
             .join()
             .unwrap();
-        assert_eq!(answered_on, ["shard", "control", "shard"]);
+        assert_eq!(answered_on, ["shard", "control", "shard", "shard"]);
     }
 }
