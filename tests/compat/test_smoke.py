@@ -37,11 +37,14 @@ def test_create_invoke_python(lam):
     assert "Init Duration" not in log_tail(resp)
 
 
-def test_sharded_data_path_serves_and_stops(start_server):
-    """`--shards 2 --pin-shards`: two single-threaded runtimes share the port
-    (SO_REUSEPORT); invocations from many connections all succeed, warm
-    sandboxes are reused, and SIGTERM stops the server cleanly."""
-    srv = start_server(extra_args=["--shards", "2", "--pin-shards"])
+@pytest.mark.parametrize("args", [["--shards", "2", "--pin-shards", "false"], ["--shards", "0"]])
+def test_sharded_data_path_serves_and_stops(start_server, args):
+    """`--shards 2 --pin-shards false`: two single-threaded runtimes share
+    the port (SO_REUSEPORT), placed by the kernel; `--shards 0`: one shared
+    multi-threaded runtime serves everything. Either way invocations from
+    many connections all succeed, warm sandboxes are reused, and SIGTERM
+    stops the server cleanly."""
+    srv = start_server(extra_args=args)
     lam = srv.client("lambda")
     name = create(lam, {"app.py": "def handler(event, context):\n    return {'n': event['n']}\n"})
 
@@ -58,15 +61,16 @@ def test_sharded_data_path_serves_and_stops(start_server):
 
 
 def test_pinned_shards_serve_a_client_on_its_own_cpu(start_server):
-    """With `--pin-shards`, a new connection goes to the shard on the CPU
-    the client connected from, and a sandbox of up to 1,769 MB that shard
-    starts runs on that CPU too, so client, server and runtime can take
-    turns on one core instead of waking another. A bigger function (more
-    than one vCPU in Lambda) may use every CPU."""
+    """By default the server runs one pinned shard per CPU: a new connection
+    goes to the shard on the CPU the client connected from, and a sandbox
+    of up to 1,769 MB that shard starts runs on that CPU too, so client,
+    server and runtime can take turns on one core instead of waking
+    another. A bigger function (more than one vCPU in Lambda) may use
+    every CPU."""
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:
         pytest.skip("needs two CPUs")
-    srv = start_server(extra_args=["--shards", str(len(cpus)), "--pin-shards"])
+    srv = start_server()
     app = "import os\ndef handler(event, context):\n    return sorted(os.sched_getaffinity(0))\n"
     names = {cpu: create(srv.client("lambda"), {"app.py": app}) for cpu in cpus}
     big = create(srv.client("lambda"), {"app.py": app}, MemorySize=2048)

@@ -137,13 +137,15 @@ enum Command {
         isolation: Isolation,
         /// Threads serving invocations (Invoke, API Gateway routes, function URLs), each with its
         /// own listening socket and runtime, so an invocation is handled on one core; every other
-        /// request is handed to the shared runtime (0: the shared multi-threaded runtime serves
-        /// everything).
-        #[arg(long, default_value_t = 0, env = "LAMINA_SHARDS")]
-        shards: usize,
+        /// request is handed to the shared runtime [default: one per CPU the server may use, or 0
+        /// with only one] (0: the shared multi-threaded runtime serves everything).
+        #[arg(long, env = "LAMINA_SHARDS")]
+        shards: Option<usize>,
         /// Pin shard i, and the sandboxes of up to 1,769 MB it starts, to CPU i, and give each new
-        /// connection to the shard on the CPU it arrived from.
-        #[arg(long, env = "LAMINA_PIN_SHARDS")]
+        /// connection to the shard on the CPU it arrived from (`--pin-shards false` lets the kernel
+        /// place them).
+        #[arg(long, env = "LAMINA_PIN_SHARDS", default_value_t = true, num_args = 0..=1,
+              default_missing_value = "true", action = clap::ArgAction::Set)]
         pin_shards: bool,
         /// Format of Lamina's own log (levels from RUST_LOG, default info).
         #[arg(long, value_enum, default_value = "text")]
@@ -323,7 +325,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 config.capacity_mib = mib;
             }
             config.telemetry = telemetry.resolve()?;
-            config.shards = shards;
+            config.shards = shards.unwrap_or_else(lamina_core::config::default_shards);
             config.pin_shards = pin_shards;
             config.isolation = match isolation {
                 Isolation::Namespaces => lamina_core::config::IsolationMode::Namespaces,

@@ -53,6 +53,15 @@ pub struct Config {
     pub pin_shards: bool,
 }
 
+/// The server's default number of shards: one per CPU it may use, none
+/// on a single CPU (where a shard would only add a thread).
+pub fn default_shards() -> usize {
+    match std::thread::available_parallelism().map(usize::from) {
+        Ok(n) if n > 1 => n,
+        _ => 0,
+    }
+}
+
 /// The observability outputs, each of which can be switched off (to run
 /// leaner, or to measure what they cost: `lamina server --telemetry off`).
 /// Billing records are not telemetry and are always kept.

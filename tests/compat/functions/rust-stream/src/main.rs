@@ -12,8 +12,9 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Response<Body>, Error> {
     let (mut tx, rx) = channel();
     tokio::spawn(async move {
         let _ = tx.send_data("first\n".into()).await;
-        // A blocking sleep is fine here: this task owns a worker thread.
-        std::thread::sleep(Duration::from_millis(gap));
+        // An async sleep: a blocking one would hold the worker that must send
+        // the first chunk (a sandbox of one vCPU gets one tokio worker).
+        tokio::time::sleep(Duration::from_millis(gap)).await;
         let _ = tx.send_data("second\n".into()).await;
     });
     Ok(Response::from(rx))
