@@ -1,6 +1,6 @@
-//! The sharded data path (`lamina server --shards N`): N threads, each
-//! with a single-threaded runtime and its own SO_REUSEPORT socket on the
-//! API port, all serving the same router.
+//! The sharded data path (`lamina server --shards N`; by default one shard
+//! per CPU, pinned): N threads, each with a single-threaded runtime and its
+//! own SO_REUSEPORT socket on the API port, all serving the same router.
 //!
 //! Why: on a multi-threaded runtime one invocation wakes several tasks
 //! (the client's connection, the sandbox's Runtime API connection, the
@@ -20,14 +20,15 @@
 //! idle vCPU's exit and re-entry.
 //!
 //! A shard serves only invocations itself (Invoke, streamed Invoke, API
-//! Gateway routes and function URLs). Every other request
-//! (the control API, whose handlers may do blocking store work or unpack a
-//! large zip, the console, event sources) is handed to the main
-//! multi-threaded runtime, so a slow one cannot stall the invocations and
-//! Runtime API connections of the shard that accepted it. Startup and
-//! background work (queues, schedules, log writing) stay there too. Shutdown: the main runtime's signal
-//! handler tells every shard to stop accepting and finish its requests,
-//! then waits for the threads.
+//! Gateway routes and function URLs). Every other request (the control
+//! API, whose handlers may do blocking store work or unpack a large zip,
+//! the console, the other services) is handed to the main multi-threaded
+//! runtime, so a slow one cannot stall the invocations and Runtime API
+//! connections of the shard that accepted it. Startup and background work
+//! (queues, schedules, log writing) stay there too.
+//!
+//! Shutdown: the main runtime's signal handler tells every shard to stop
+//! accepting and finish its requests, then waits for the threads.
 
 use axum::extract::{Request, State};
 use axum::http::Method;
@@ -61,7 +62,7 @@ pub async fn serve(
             tracing::warn!(error = %e, "could not steer connections to the shard on their CPU; the kernel spreads them by hash");
         }
     }
-    let router = offload_all_but_invokes(router, tokio::runtime::Handle::current());
+    let router = offload_all_but_invocations(router, tokio::runtime::Handle::current());
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<Result<(), StartError>>(n);
     let mut threads = Vec::with_capacity(n);
     for (index, listener) in listeners.into_iter().enumerate() {
@@ -136,7 +137,7 @@ fn run_shard(
 
 /// `router` for a shard: invocations are served where they arrive,
 /// anything else is run on `control` (the main runtime).
-fn offload_all_but_invokes(router: Router, control: tokio::runtime::Handle) -> Router {
+fn offload_all_but_invocations(router: Router, control: tokio::runtime::Handle) -> Router {
     router.layer(axum::middleware::from_fn_with_state(control, offload))
 }
 
@@ -253,7 +254,7 @@ mod tests {
             .route("/2015-03-31/functions/{name}", get(thread_name))
             .route("/", get(thread_name))
             .route("/_url/{id}/{*rest}", get(thread_name));
-        let router = offload_all_but_invokes(router, control.handle().clone());
+        let router = offload_all_but_invocations(router, control.handle().clone());
         let answered_on = std::thread::Builder::new()
             .name("shard".into())
             .spawn(move || {
