@@ -9,7 +9,7 @@ use hyper_util::rt::TokioExecutor;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::load::{invoke_once, invoke_url, print_header, print_row, warm_runs, Run};
+use super::load::{invoke_once, invoke_url, print_header, print_run, warm_runs, Run};
 
 /// The emulator starts each extra instance with `cargo run`: warm up longer.
 pub(super) const EMULATOR_WARMUP: Duration = Duration::from_secs(3);
@@ -172,7 +172,7 @@ pub(super) async fn bench_cargo_lambda(
     );
     print_header();
     for run in &runs {
-        print_row(&format!("rust warm, {} client(s)", run.clients), &run.samples, Some(run.rate()));
+        print_run(&format!("rust warm, {} client(s)", run.clients), run);
     }
     Ok(Some((runs, emulator.binary())))
 }

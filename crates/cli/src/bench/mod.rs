@@ -53,7 +53,7 @@ use boto3::bench_boto3;
 use emulator::bench_cargo_lambda;
 use floor::{start_floor, start_floor_process};
 use lamina::{bench_lamina, delete_lamina_functions, PROVIDED_NAME};
-use load::{client_counts, invoke_url, print_header, print_row, print_run, warm_runs, WARMUP};
+use load::{client_counts, invoke_url, print_header, print_run, warm_runs, WARMUP};
 use relay::start_relay_floor;
 use table::print_table;
 
@@ -106,7 +106,7 @@ pub async fn run(o: Options<'_>) -> anyhow::Result<()> {
     println!("== floor: bare hyper echo at {floor_addr}");
     print_header();
     for run in &floor {
-        print_row(&format!("echo, {} client(s)", run.clients), &run.samples, Some(run.rate()));
+        print_run(&format!("echo, {} client(s)", run.clients), run);
     }
     {
         let (addr, process) = start_floor_process()?;
