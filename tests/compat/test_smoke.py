@@ -86,3 +86,29 @@ def test_pinned_shards_serve_a_client_on_its_own_cpu(start_server):
         assert json.loads(resp["Payload"].read()) == cpus
     finally:
         os.sched_setaffinity(0, mask)
+
+
+def test_a_burst_from_one_cpu_is_spread_over_every_cpu(start_server):
+    """A client on one CPU connects to that CPU's shard only, but the
+    sandboxes it needs at once are spread over the shards, and so over the
+    CPUs: a burst from one client uses the whole machine."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        pytest.skip("needs two CPUs")
+    srv = start_server()
+    app = "import os, time\ndef handler(event, context):\n    time.sleep(1)\n    return sorted(os.sched_getaffinity(0))\n"
+    name = create(srv.client("lambda"), {"app.py": app})
+
+    def call(_):
+        resp = srv.client("lambda").invoke(FunctionName=name, Payload=b"{}")
+        return json.loads(resp["Payload"].read())
+
+    mask = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpus[0]})
+    try:
+        # The pool's threads start on this thread's CPU, and so connect from it.
+        with concurrent.futures.ThreadPoolExecutor(2 * len(cpus)) as pool:
+            ran_on = list(pool.map(call, range(2 * len(cpus))))
+    finally:
+        os.sched_setaffinity(0, mask)
+    assert sorted(ran_on) == sorted([[cpu] for cpu in cpus] * 2)

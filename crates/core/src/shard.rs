@@ -6,8 +6,9 @@
 //! request is then handled start to finish on one thread, and the
 //! scheduler prefers a warm sandbox whose Runtime API is served by the same
 //! thread, so an invocation's hand-offs stay on one core instead of waking
-//! another. Threads outside the shards (the control runtime, background
-//! work) have no shard and take any sandbox.
+//! another (where new sandboxes go: `lamina_scheduler::placement`). Threads
+//! outside the shards (the control runtime, background work) have no shard
+//! and take any sandbox.
 
 use std::cell::Cell;
 

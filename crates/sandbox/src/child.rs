@@ -87,7 +87,7 @@ pub(crate) struct Plan {
     pub uid_map: CString,
     pub gid_map: CString,
     /// The CPUs the program may run on, when not those of the thread that
-    /// forks it (see [`SandboxSpec::any_cpu`](crate::SandboxSpec::any_cpu)).
+    /// forks it (see [`SandboxSpec::cpus`](crate::SandboxSpec::cpus)).
     pub cpus: Option<libc::cpu_set_t>,
 }
 
@@ -263,7 +263,7 @@ pub(crate) unsafe fn process(plan: &Plan) -> io::Result<()> {
     }
 }
 
-/// Widens the CPU mask inherited from the forking thread, if the plan says
+/// Replaces the CPU mask inherited from the forking thread, if the plan says
 /// so. Best effort: if it fails, the program runs where that thread may run.
 unsafe fn set_cpus(plan: &Plan) {
     if let Some(cpus) = &plan.cpus {

@@ -48,4 +48,4 @@ pub use error::SandboxError;
 pub use exit::Exit;
 pub use probe::{probe, HostSupport};
 pub use sandbox::Sandbox;
-pub use spec::{Isolation, SandboxSpec, OPT_DIR, RUNTIME_DIR, TASK_DIR};
+pub use spec::{Cpus, Isolation, SandboxSpec, OPT_DIR, RUNTIME_DIR, TASK_DIR};

@@ -14,7 +14,7 @@ use crate::child::{self, Fixed, Plan, SANDBOX_GID, SANDBOX_UID};
 use crate::error::SandboxError;
 use crate::exit::Exit;
 use crate::mounts::{self, cstring};
-use crate::spec::{Isolation, SandboxSpec};
+use crate::spec::{Cpus, Isolation, SandboxSpec};
 
 /// One running sandbox. Dropping it kills every process in it and removes
 /// its cgroups.
@@ -218,7 +218,11 @@ fn build_plan(spec: &SandboxSpec, cgroup: &Cgroup, report_fd: i32) -> Result<Pla
         // Digits and spaces only: cannot contain NUL.
         uid_map: map(SANDBOX_UID).unwrap_or_default(),
         gid_map: map(SANDBOX_GID).unwrap_or_default(),
-        cpus: if spec.any_cpu { process_cpus() } else { None },
+        cpus: match spec.cpus {
+            Cpus::Inherit => None,
+            Cpus::One(cpu) => Some(one_cpu(cpu)),
+            Cpus::All => process_cpus(),
+        },
     })
 }
 
@@ -229,6 +233,15 @@ fn process_cpus() -> Option<libc::cpu_set_t> {
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         (libc::sched_getaffinity(libc::getpid(), std::mem::size_of::<libc::cpu_set_t>(), &mut set) == 0).then_some(set)
+    }
+}
+
+fn one_cpu(cpu: usize) -> libc::cpu_set_t {
+    // SAFETY: cpu_set_t is plain data; CPU_SET only writes it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        set
     }
 }
 

@@ -25,6 +25,18 @@ pub enum Isolation {
     Process,
 }
 
+/// Which CPUs a sandbox's processes may run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Cpus {
+    /// Those of the thread that starts the sandbox.
+    #[default]
+    Inherit,
+    /// Only this one (a pinned shard's).
+    One(usize),
+    /// Every CPU the server may use.
+    All,
+}
+
 /// Everything needed to start one sandbox.
 ///
 /// Paths named "inside" are as the program sees them. In
@@ -62,9 +74,8 @@ pub struct SandboxSpec {
     pub pids_max: u32,
     /// Optional CPU weight (v1 `cpu.shares`; converted to v2 `cpu.weight`).
     pub cpu_shares: Option<u32>,
-    /// Run on every CPU the server may use. Otherwise the sandbox inherits
-    /// the CPU mask of the thread that starts it (a pinned shard's CPU).
-    pub any_cpu: bool,
+    /// The CPUs the sandbox's processes may run on.
+    pub cpus: Cpus,
     /// Unprivileged host uid (and gid) the sandbox runs as; distinct per live sandbox.
     pub host_uid: u32,
     /// Hostname inside the sandbox.
@@ -174,7 +185,7 @@ mod tests {
             tmp_mib: 16,
             pids_max: 64,
             cpu_shares: None,
-            any_cpu: false,
+            cpus: Cpus::Inherit,
             host_uid: 100_000,
             hostname: "h".into(),
             isolation: Isolation::Process,

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use lamina_sandbox::{probe, Exit, Isolation, Sandbox, SandboxSpec};
+use lamina_sandbox::{probe, Cpus, Exit, Isolation, Sandbox, SandboxSpec};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -56,7 +56,7 @@ fn fixture(script: &str) -> Fixture {
         tmp_mib: 8,
         pids_max: 32,
         cpu_shares: Some(512),
-        any_cpu: false,
+        cpus: Cpus::Inherit,
         host_uid: 200_000 + (std::process::id() % 1000) * 100 + n,
         hostname: "lamina-test".into(),
         isolation: Isolation::Namespaces,

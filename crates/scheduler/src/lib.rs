@@ -25,6 +25,7 @@ pub mod event_config;
 pub mod limits;
 mod logs;
 pub mod metrics;
+pub mod placement;
 pub mod provisioned;
 pub mod resolve;
 mod sandbox;
@@ -121,6 +122,8 @@ pub struct Scheduler {
     pub dead_letter_sink: std::sync::OnceLock<Arc<dyn DeadLetterSink>>,
     /// Exports each invocation's spans (a no-op without an OTLP endpoint).
     tracer: lamina_trace::Tracer,
+    /// Which shard serves a new sandbox (set up by the server's shards).
+    placement: Arc<placement::Placement>,
 }
 
 /// Delivers a failed asynchronous event to a dead-letter target (an SQS
@@ -161,6 +164,7 @@ impl Scheduler {
             series: series::Series::default(),
             dead_letter_sink: std::sync::OnceLock::new(),
             tracer,
+            placement: Arc::default(),
         });
         tokio::spawn(reaper(Arc::downgrade(&me)));
         me.restore_settings();
@@ -183,6 +187,11 @@ impl Scheduler {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Where the server's shards take their seats, so new sandboxes are spread over them.
+    pub fn placement(&self) -> &Arc<placement::Placement> {
+        &self.placement
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -367,7 +376,7 @@ impl Scheduler {
             let mut warm = {
                 let mut idle = self.idle.lock();
                 let pool = idle.get_mut(key)?;
-                let local = shard.and_then(|s| pool.iter().rposition(|w| w.shard == Some(s)));
+                let local = shard.and_then(|s| pool.iter().rposition(|w| w.site.shard == Some(s)));
                 match local {
                     Some(i) => pool.remove(i),
                     None => pool.pop()?,

@@ -8,7 +8,7 @@ use lamina_core::function::log_group;
 use lamina_core::runtime::{execution_env, RuntimeKind};
 use lamina_core::FunctionVersion;
 use lamina_runtime::{InitOutcome, Invocation, Link, Outcome, RuntimeApi};
-use lamina_sandbox::{Exit, Isolation, Sandbox, SandboxSpec};
+use lamina_sandbox::{Cpus, Exit, Isolation, Sandbox, SandboxSpec};
 use parking_lot::Mutex;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -22,7 +22,8 @@ use crate::limits::MemoryLease;
 use crate::logs::{self, Ended};
 use crate::provisioned::Member;
 use crate::streaming::{self, Followed, Sink};
-use crate::{InvokeRequest, InvokeResult, Scheduler};
+use crate::placement::Site;
+use crate::{InvokeRequest, InvokeResult, PoolKey, Scheduler};
 
 /// How long a runtime may take to ask for its first event (Lambda's init phase limit).
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,8 +53,8 @@ pub(crate) struct Warm {
     /// platform part, the start of the runtime's init).
     pub(crate) spawned: Instant,
     /// The data-path shard whose runtime serves this sandbox's Runtime API
-    /// (`lamina_core::shard`); invocations from that shard prefer it.
-    pub(crate) shard: Option<usize>,
+    /// ([`placement`](crate::placement)); invocations from that shard prefer it.
+    pub(crate) site: Site,
 }
 
 /// Why a sandbox is started (`AWS_LAMBDA_INITIALIZATION_TYPE`).
@@ -107,13 +108,18 @@ pub(crate) async fn cold_start(
         message: format!("Error: {what}: {e}"),
         error_type: "Runtime.Unknown",
     };
-    let (api, link, init_rx) = RuntimeApi::start(Some(uid.0)).await.map_err(|e| platform_error("runtime API", &e))?;
+    let site = s.placement.place(&PoolKey::of(v));
+    let (api, link, init_rx) = site
+        .run(RuntimeApi::start(Some(uid.0)))
+        .await
+        .and_then(|started| started)
+        .map_err(|e| platform_error("runtime API", &e))?;
     let log_stream = log_stream_name(&v.version);
     let provisioned = match init_type {
         InitType::OnDemand => None,
         InitType::Provisioned(q, member) => Some((q, member)),
     };
-    let mut spec = spec_for(s, v, kind, &code_dir, &api.address(), &log_stream, uid.0);
+    let mut spec = spec_for(s, v, kind, &code_dir, &api.address(), &log_stream, uid.0, site.cpu);
     if provisioned.is_some() {
         for (k, val) in &mut spec.env {
             if k == "AWS_LAMBDA_INITIALIZATION_TYPE" {
@@ -121,13 +127,20 @@ pub(crate) async fn cold_start(
             }
         }
     }
-    let mut sandbox = Sandbox::spawn(&spec).map_err(|e| {
+    // On the sandbox's shard: the sandbox starts on that CPU, and the work
+    // of starting it (a few ms for a burst) is not all on the asking shard.
+    let spawn_failed = |e: &dyn std::fmt::Display| {
         tracing::warn!(function = %v.name, error = %e, "sandbox spawn failed");
-        platform_error("sandbox", &e)
-    })?;
+        platform_error("sandbox", e)
+    };
+    let mut sandbox = match site.run(async move { Sandbox::spawn(&spec) }).await {
+        Ok(Ok(sandbox)) => sandbox,
+        Ok(Err(e)) => return Err(spawn_failed(&e)),
+        Err(e) => return Err(spawn_failed(&e)),
+    };
     let spawned = Instant::now();
     let output = Arc::new(Output::new(sandbox.take_output()));
-    let reader = tokio::spawn(output.clone().pump());
+    let reader = site.spawn(output.clone().pump());
     let ready = tokio::select! {
         init = init_rx => init.ok(),
         exit = sandbox.wait() => {
@@ -148,7 +161,7 @@ pub(crate) async fn cold_start(
         last_used: Instant::now(),
         log_stream,
         spawned,
-        shard: lamina_core::shard::current(),
+        site,
     };
     match ready {
         Some(InitOutcome::Ready) => Ok(warm),
@@ -272,6 +285,8 @@ fn is_executable(path: &Path) -> bool {
     std::fs::metadata(path).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
 }
 
+/// The sandbox of version `v`; `cpu` is its shard's, if the shard is pinned.
+#[allow(clippy::too_many_arguments)]
 fn spec_for(
     s: &Scheduler,
     v: &FunctionVersion,
@@ -280,6 +295,7 @@ fn spec_for(
     runtime_api: &str,
     log_stream: &str,
     uid: u32,
+    cpu: Option<usize>,
 ) -> SandboxSpec {
     static NEXT_ID: AtomicU64 = AtomicU64::new(0);
     let isolation = match s.config.isolation {
@@ -347,7 +363,11 @@ fn spec_for(
         // Up to one vCPU's worth the sandbox stays on its shard's CPU (if the
         // shard is pinned), where its Runtime API is served; above, it may
         // use every CPU.
-        any_cpu: v.memory_mib > ONE_VCPU_MIB,
+        cpus: match cpu {
+            _ if v.memory_mib > ONE_VCPU_MIB => Cpus::All,
+            Some(cpu) => Cpus::One(cpu),
+            None => Cpus::Inherit,
+        },
         host_uid: uid,
         hostname: "lamina".into(),
         isolation,

@@ -199,7 +199,7 @@ async fn serve_sharded(config: Config) -> Result<(), StartError> {
     tracing::info!(data_dir = %app.config.data_dir.display(), "data directory open");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // Says "lamina is ready" once every shard listens.
-    let served = shards::serve(router(app), addr, n, pin, stop_rx);
+    let served = shards::serve(router(app), scheduler.placement().clone(), addr, n, pin, stop_rx);
     tokio::pin!(served);
     tokio::select! {
         r = &mut served => r?,

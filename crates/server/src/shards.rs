@@ -7,17 +7,19 @@
 //! waiting handler), and each wake-up may land on another worker, costing
 //! a cross-core wake-up (40–80 µs on a VM) where a same-thread hand-off
 //! costs a poll. On a shard, the connection, the scheduler call and the
-//! Runtime API of the sandboxes the shard started all run on one thread;
-//! the scheduler prefers those sandboxes (see `lamina_core::shard`).
+//! Runtime API of the shard's own sandboxes all run on one thread; the
+//! scheduler prefers those sandboxes (see `lamina_core::shard`). Each
+//! shard takes a seat in the scheduler's `Placement`, which spreads the
+//! sandboxes of each version over the shards.
 //!
-//! With `--pin-shards`, shard i and the sandboxes it starts (they inherit
-//! its CPU mask) run on CPU i, and a classic BPF program on the port's
-//! reuseport group hands a new connection to the shard on the CPU that
-//! received it, which for loopback is the CPU the client ran on when it
-//! connected. Client, server and runtime then take turns on one core: on a
-//! 2-vCPU VM that halves the warm latency of a sequential client (see the
-//! README's benchmarks), because every cross-core wake-up there costs an
-//! idle vCPU's exit and re-entry.
+//! With `--pin-shards`, shard i and its sandboxes run on CPU i, and a
+//! classic BPF program on the port's reuseport group hands a new
+//! connection to the shard on the CPU that received it, which for loopback
+//! is the CPU the client ran on when it connected. Client, server and
+//! runtime then take turns on one core: on a 2-vCPU VM that halves the
+//! warm latency of a sequential client (see the README's benchmarks),
+//! because every cross-core wake-up there costs an idle vCPU's exit and
+//! re-entry.
 //!
 //! A shard serves only invocations itself (Invoke, streamed Invoke, API
 //! Gateway routes and function URLs). Every other request (the control
@@ -36,14 +38,18 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::serve::ListenerExt;
 use axum::Router;
+use lamina_scheduler::placement::Placement;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::StartError;
 
 /// Serves `router` on `n` shard threads until `stop` turns true.
+/// Each shard takes its seat in `placement`, which spreads new sandboxes over them.
 pub async fn serve(
     router: Router,
+    placement: Arc<Placement>,
     addr: SocketAddr,
     n: usize,
     pin: bool,
@@ -67,10 +73,10 @@ pub async fn serve(
     let mut threads = Vec::with_capacity(n);
     for (index, listener) in listeners.into_iter().enumerate() {
         let (router, stop, ready) = (router.clone(), stop.clone(), ready_tx.clone());
-        let cpu = cpus.get(index).copied();
+        let shard = Shard { index, cpu: cpus.get(index).copied(), placement: placement.clone() };
         let thread = std::thread::Builder::new()
             .name(format!("lamina-shard-{index}"))
-            .spawn(move || run_shard(index, cpu, listener, router, stop, ready))
+            .spawn(move || run_shard(shard, listener, router, stop, ready))
             .map_err(StartError::Serve)?;
         threads.push(thread);
     }
@@ -92,16 +98,24 @@ pub async fn serve(
     Ok(())
 }
 
-fn run_shard(
+/// Who one shard thread is.
+struct Shard {
     index: usize,
+    /// The CPU it is pinned to, if it is.
     cpu: Option<usize>,
+    placement: Arc<Placement>,
+}
+
+fn run_shard(
+    shard: Shard,
     listener: std::net::TcpListener,
     router: Router,
     mut stop: watch::Receiver<bool>,
     ready: tokio::sync::mpsc::Sender<Result<(), StartError>>,
 ) {
+    let index = shard.index;
     lamina_core::shard::enter(index);
-    if let Some(cpu) = cpu {
+    if let Some(cpu) = shard.cpu {
         pin_to_cpu(index, cpu);
     }
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -111,6 +125,7 @@ fn run_shard(
             return;
         }
     };
+    let _seat = shard.placement.seat(index, runtime.handle().clone(), shard.cpu);
     runtime.block_on(async move {
         let listener = match tokio::net::TcpListener::from_std(listener) {
             Ok(l) => l,
