@@ -22,7 +22,6 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::runtime::Handle;
-use tokio::task::JoinHandle;
 
 use crate::PoolKey;
 
@@ -128,14 +127,6 @@ impl Site {
                 runtime.spawn(task).await.map_err(|_| std::io::Error::other("the sandbox's shard stopped"))
             }
             _ => Ok(task.await),
-        }
-    }
-
-    /// Spawns `task` on the site's shard (here without shards).
-    pub(crate) fn spawn<T: Send + 'static>(&self, task: impl Future<Output = T> + Send + 'static) -> JoinHandle<T> {
-        match &self.runtime {
-            Some(runtime) => runtime.spawn(task),
-            None => tokio::spawn(task),
         }
     }
 }

@@ -129,18 +129,26 @@ pub(crate) async fn cold_start(
     }
     // On the sandbox's shard: the sandbox starts on that CPU, and the work
     // of starting it (a few ms for a burst) is not all on the asking shard.
+    // Its output pipe is watched by that shard's runtime too, the one that
+    // serves its Runtime API: by the time that runtime has read a response,
+    // it has seen the output written before it, which the invocation's
+    // drain (on any thread) then finds.
     let spawn_failed = |e: &dyn std::fmt::Display| {
         tracing::warn!(function = %v.name, error = %e, "sandbox spawn failed");
         platform_error("sandbox", e)
     };
-    let mut sandbox = match site.run(async move { Sandbox::spawn(&spec) }).await {
-        Ok(Ok(sandbox)) => sandbox,
+    let started = site.run(async move {
+        let mut sandbox = Sandbox::spawn(&spec)?;
+        let output = Arc::new(Output::new(sandbox.take_output()));
+        let reader = tokio::spawn(output.clone().pump());
+        Ok::<_, lamina_sandbox::SandboxError>((sandbox, output, reader))
+    });
+    let (mut sandbox, output, reader) = match started.await {
+        Ok(Ok(started)) => started,
         Ok(Err(e)) => return Err(spawn_failed(&e)),
         Err(e) => return Err(spawn_failed(&e)),
     };
     let spawned = Instant::now();
-    let output = Arc::new(Output::new(sandbox.take_output()));
-    let reader = site.spawn(output.clone().pump());
     let ready = tokio::select! {
         init = init_rx => init.ok(),
         exit = sandbox.wait() => {
