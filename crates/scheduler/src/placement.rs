@@ -56,19 +56,19 @@ impl Placement {
         let here = lamina_core::shard::current();
         let shards = self.shards.read();
         let mut live = self.live.lock();
-        let counts = live.entry(key.clone()).or_default();
-        counts.resize(counts.len().max(shards.len()), 0);
+        let count = |i: usize| live.get(key).and_then(|counts| counts.get(i)).copied().unwrap_or(0);
         let chosen = shards
             .iter()
             .enumerate()
             .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
-            .min_by_key(|&(i, _)| (counts[i], Some(i) != here));
+            .min_by_key(|&(i, _)| (count(i), Some(i) != here));
         let Some((index, shard)) = chosen else {
-            if counts.iter().all(|&n| n == 0) {
-                live.remove(key);
-            }
             return Site { counted: None, shard: None, cpu: None, runtime: None };
         };
+        let counts = live.entry(key.clone()).or_default();
+        if counts.len() <= index {
+            counts.resize(index + 1, 0);
+        }
         counts[index] += 1;
         Site {
             counted: Some((self.clone(), key.clone())),

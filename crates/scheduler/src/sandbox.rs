@@ -132,7 +132,9 @@ pub(crate) async fn cold_start(
     // Its output pipe is watched by that shard's runtime too, the one that
     // serves its Runtime API: by the time that runtime has read a response,
     // it has seen the output written before it, which the invocation's
-    // drain (on any thread) then finds.
+    // drain (on any thread) then finds. The uid and the memory go along and
+    // come back with the sandbox: if this invocation is dropped meanwhile,
+    // they are released only after the sandbox is gone.
     let spawn_failed = |e: &dyn std::fmt::Display| {
         tracing::warn!(function = %v.name, error = %e, "sandbox spawn failed");
         platform_error("sandbox", e)
@@ -141,9 +143,9 @@ pub(crate) async fn cold_start(
         let mut sandbox = Sandbox::spawn(&spec)?;
         let output = Arc::new(Output::new(sandbox.take_output()));
         let reader = tokio::spawn(output.clone().pump());
-        Ok::<_, lamina_sandbox::SandboxError>((sandbox, output, reader))
+        Ok::<_, lamina_sandbox::SandboxError>((sandbox, uid, memory, output, reader))
     });
-    let (mut sandbox, output, reader) = match started.await {
+    let (mut sandbox, uid, memory, output, reader) = match started.await {
         Ok(Ok(started)) => started,
         Ok(Err(e)) => return Err(spawn_failed(&e)),
         Err(e) => return Err(spawn_failed(&e)),
