@@ -62,10 +62,10 @@ def test_sharded_data_path_serves_and_stops(start_server, args):
 
 def test_pinned_shards_serve_a_client_on_its_own_cpu(start_server):
     """By default the server runs one pinned shard per CPU: a new connection
-    goes to the shard on the CPU the client connected from, and a sandbox
-    of up to 1,769 MB that shard starts runs on that CPU too, so client,
-    server and runtime can take turns on one core instead of waking
-    another. A bigger function (more than one vCPU in Lambda) may use
+    goes to the shard on the CPU the client connected from, and a
+    function's first sandbox (up to 1,769 MB) is served by that shard and
+    runs on that CPU too, so client, server and runtime can take turns on
+    one core instead of waking another. A bigger function (more than one vCPU in Lambda) may use
     every CPU."""
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:

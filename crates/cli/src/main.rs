@@ -141,7 +141,7 @@ enum Command {
         /// with only one] (0: the shared multi-threaded runtime serves everything).
         #[arg(long, env = "LAMINA_SHARDS")]
         shards: Option<usize>,
-        /// Pin shard i, and the sandboxes of up to 1,769 MB it starts, to CPU i, and give each new
+        /// Pin shard i, and the sandboxes of up to 1,769 MB it serves, to CPU i, and give each new
         /// connection to the shard on the CPU it arrived from (`--pin-shards false` lets the kernel
         /// place them).
         #[arg(long, env = "LAMINA_PIN_SHARDS", default_value_t = true, num_args = 0..=1,

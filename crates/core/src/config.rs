@@ -49,7 +49,7 @@ pub struct Config {
     /// listening socket (see [`crate::shard`]); 0 serves from the shared
     /// multi-threaded runtime instead.
     pub shards: usize,
-    /// Pin shard `i` (and the sandboxes it starts) to CPU `i`.
+    /// Pin shard `i` (and the sandboxes it serves) to CPU `i`.
     pub pin_shards: bool,
 }
 

@@ -20,9 +20,9 @@ use tokio::task::JoinHandle;
 
 use crate::limits::MemoryLease;
 use crate::logs::{self, Ended};
+use crate::placement::Site;
 use crate::provisioned::Member;
 use crate::streaming::{self, Followed, Sink};
-use crate::placement::Site;
 use crate::{InvokeRequest, InvokeResult, PoolKey, Scheduler};
 
 /// How long a runtime may take to ask for its first event (Lambda's init phase limit).
